@@ -1,0 +1,85 @@
+#include "evaluators/evaluator.hpp"
+
+#include <algorithm>
+#include <charconv>
+
+#include "space/error.hpp"
+
+namespace flexnas {
+
+EvaluatorSpec EvaluatorSpec::parse(const std::string& text) {
+  EvaluatorSpec s;
+  auto colon = text.find(':');
+  s.name = text.substr(0, colon);
+  if (s.name.empty()) throw InputError("evaluator '" + text + "': missing name before ':'");
+  if (colon == std::string::npos) return s;
+  std::string rest = text.substr(colon + 1);
+  std::size_t start = 0;
+  while (start <= rest.size()) {
+    auto comma = rest.find(',', start);
+    std::string kv = rest.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!kv.empty()) {
+      auto eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0)
+        throw InputError("evaluator '" + text + "': option '" + kv + "' is not key=value");
+      if (!s.options.emplace(kv.substr(0, eq), kv.substr(eq + 1)).second)
+        throw InputError("evaluator '" + text + "': option '" + kv.substr(0, eq) + "' given twice");
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return s;
+}
+
+std::string EvaluatorSpec::str() const {
+  std::string s = name;
+  char sep = ':';
+  for (const auto& [k, v] : options) {
+    s += sep + k + "=" + v;
+    sep = ',';
+  }
+  return s;
+}
+
+void EvaluatorRegistry::add(Entry e) { entries_.push_back(std::move(e)); }
+
+std::vector<std::string> EvaluatorRegistry::names() const {
+  std::vector<std::string> n;
+  for (const auto& e : entries_) n.push_back(e.name);
+  return n;
+}
+
+std::unique_ptr<Evaluator> EvaluatorRegistry::create(const std::string& text) const {
+  const auto spec = EvaluatorSpec::parse(text);
+  auto it = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.name == spec.name; });
+  if (it == entries_.end()) {
+    std::string names;
+    for (const auto& e : entries_) names += (names.empty() ? "" : ", ") + e.name;
+    throw InputError("unknown evaluator '" + spec.name + "' (valid: " + names + ")");
+  }
+  std::map<std::string, std::string> opts;
+  for (const auto& o : it->options) opts[o.name] = o.default_value;
+  for (const auto& [k, v] : spec.options) {
+    if (!opts.count(k)) {
+      std::string known;
+      for (const auto& o : it->options) known += (known.empty() ? "" : ", ") + o.name;
+      throw InputError("evaluator " + spec.name + ": unknown option '" + k + "' (known: " +
+                       (known.empty() ? "none" : known) + ")");
+    }
+    opts[k] = v;
+  }
+  return it->make(opts);
+}
+
+int int_option(const std::map<std::string, std::string>& o, const std::string& evaluator, const std::string& key,
+               int lo, int hi) {
+  const std::string& v = o.at(key);
+  int x = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+  if (ec != std::errc() || p != v.data() + v.size() || x < lo || x > hi)
+    throw InputError("evaluator " + evaluator + ": option " + key + "=" + v + " is not an integer in [" +
+                     std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  return x;
+}
+
+}  // namespace flexnas

@@ -1,0 +1,12 @@
+# Writes OUT: a C++ file defining builtin_space_texts() from the YAML files in DIR.
+file(GLOB files "${DIR}/*.yaml")
+list(SORT files)
+set(body "")
+foreach(f ${files})
+  get_filename_component(name "${f}" NAME_WE)
+  file(READ "${f}" text)
+  string(APPEND body "      {\"${name}\", R\"flexnas_yaml(${text})flexnas_yaml\"},\n")
+endforeach()
+file(WRITE "${OUT}.tmp" "// Generated from data/spaces by space/embed_spaces.cmake; do not edit.\n#include \"space/builtin_spaces.hpp\"\n\nnamespace flexnas {\n\nconst std::vector<std::pair<std::string, std::string>>& builtin_space_texts() {\n  static const std::vector<std::pair<std::string, std::string>> texts{\n${body}  };\n  return texts;\n}\n\n}  // namespace flexnas\n")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different "${OUT}.tmp" "${OUT}")
+file(REMOVE "${OUT}.tmp")
