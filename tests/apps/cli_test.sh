@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# CLI tests through the real binary: exit codes, one-line errors, reference outputs, and
+# every `build/bin/flexnas ...` command shown in README.md and docs/*.md.
+# Usage: cli_test.sh FLEXNAS SOURCE_DIR SHARED_DATA_DIR
+set -uo pipefail
+flexnas=$1
+src=$2
+shared=${3:-}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+pass=0
+fail=0
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+
+# expect_out "expected last line" cmd...
+expect_out() {
+  local want=$1; shift
+  local got
+  got=$("$@" 2>"$work/err" | tail -n 1)
+  [[ "$got" == "$want" ]] && ok || bad "$* -> '$got', expected '$want' ($(head -c 300 "$work/err"))"
+}
+
+# expect_input_error "text the message must contain" cmd...
+expect_input_error() {
+  local want=$1; shift
+  "$@" >/dev/null 2>"$work/err"
+  local rc=$? lines
+  lines=$(wc -l <"$work/err")
+  if [[ $rc -ne 2 ]]; then bad "$* exited $rc, expected 2: $(cat "$work/err")"; return; fi
+  if [[ $lines -ne 1 ]]; then bad "$* printed $lines lines on stderr, expected 1: $(cat "$work/err")"; return; fi
+  if ! grep -qF -- "$want" "$work/err"; then bad "$*: message lacks '$want': $(cat "$work/err")"; return; fi
+  ok
+}
+
+M='{"l":2,"o":["sa","sa"],"h":[128,128],"n":[2,2],"f":[[512],[512]],"p":["sdp","sdp"]}'
+M2='{"l":2,"o":["c","sa"],"h":[256,128],"n":[2,2],"f":[[1024],[512]],"p":["9","sdp"]}'
+
+# --- reference outputs ------------------------------------------------------------------
+expect_out 3317817600 "$flexnas" space count --space flexibert-test --layers-per-stack 1 --mixed-ff
+expect_out 84943872 "$flexnas" space count --space flexibert-test --layers-per-stack 1
+expect_out 9312 "$flexnas" space count --space flexibert-test --layers-per-stack 2
+expect_out 79cadebed0d9211f265df75c88666c35c7b3b2e3823206c928f099d3a0faa444 "$flexnas" graph hash --model "$M"
+expect_out 17 "$flexnas" graph ged --model "$M" --model "$M2" --exact
+expect_out valid "$flexnas" space validate --space flexibert-test --model "$M"
+echo "$M" > m.json
+expect_out 79cadebed0d9211f265df75c88666c35c7b3b2e3823206c928f099d3a0faa444 "$flexnas" graph hash --model @m.json
+"$flexnas" version | grep -q '^flexnas [0-9]' && ok || bad "version"
+"$flexnas" space count --space flexibert-small --json | grep -q '"count":"' && ok || bad "count --json"
+"$flexnas" graph ged --model "$M" --model "$M2" --json | grep -q '"exact":true' && ok || bad "ged --json"
+"$flexnas" evaluate --model "$M" --evaluator params --json | grep -q '"params":4369408' && ok || bad "evaluate --json"
+
+# Sampling: deterministic per seed, valid, JSON lines.
+"$flexnas" space sample --space flexibert-hetero -n 50 --seed 9 -o s1.jsonl &&
+  "$flexnas" space sample --space flexibert-hetero -n 50 --seed 9 > s2.jsonl &&
+  cmp -s s1.jsonl s2.jsonl && [[ $(wc -l < s1.jsonl) -eq 50 ]] && ok || bad "sample determinism"
+expect_out "50 valid" "$flexnas" space validate --space flexibert-hetero --models s1.jsonl
+# Enumeration of a small space agrees with its count.
+n=$("$flexnas" space enumerate --space flexibert-test --layers-per-stack 2 | wc -l)
+[[ $n -eq 9312 ]] && ok || bad "enumerate gave $n lines"
+# The printed YAML of a built-in space loads back to the same space.
+"$flexnas" space info --space flexibert-small --yaml > small.yaml
+expect_out "$("$flexnas" space count --space flexibert-small | tail -n 1)" "$flexnas" space count --space small.yaml
+
+# --- bad input: exit 2 with one line naming the problem ----------------------------------
+printf 'layers: [2, 4\nhidden: [128\n' > bad.yaml
+expect_input_error "malformed YAML" "$flexnas" space info --space bad.yaml
+expect_input_error "no-such.yaml" "$flexnas" space info --space no-such.yaml
+expect_input_error "no-such.json" "$flexnas" graph hash --model @no-such.json
+expect_input_error "unknown operation 'xx'" "$flexnas" space validate --space flexibert-test \
+  --model '{"l":2,"o":["xx","sa"],"h":[128,128],"n":[2,2],"f":[[512],[512]],"p":["sdp","sdp"]}'
+expect_input_error "h = 300 is not in space flexibert-test's hidden sizes {128, 256}" "$flexnas" space validate \
+  --space flexibert-test --model '{"l":2,"o":["sa","sa"],"h":[128,300],"n":[2,2],"f":[[512],[512]],"p":["sdp","sdp"]}'
+expect_input_error "n[0] = 3 heads do not divide h = 128" "$flexnas" space validate --space flexibert-test \
+  --model '{"l":2,"o":["sa","sa"],"h":[128,128],"n":[3,2],"f":[[512],[512]],"p":["sdp","sdp"]}'
+expect_input_error "parameter 'dft' is not a self-attention type" "$flexnas" space validate --space flexibert-test \
+  --model '{"l":2,"o":["sa","sa"],"h":[128,128],"n":[2,2],"f":[[512],[512]],"p":["dft","sdp"]}'
+expect_input_error "field 'o' has 2 entries but l = 3" "$flexnas" space validate --space flexibert-test \
+  --model '{"l":3,"o":["sa","sa"],"h":[128,128],"n":[2,2],"f":[[512],[512]],"p":["sdp","sdp"]}'
+expect_input_error "empty model" "$flexnas" space validate --space flexibert-test --model '{}'
+expect_input_error "malformed JSON" "$flexnas" graph hash --model '{"l":2,'
+expect_input_error "unknown evaluator 'nope'" "$flexnas" evaluate --model "$M" --evaluator nope
+expect_input_error "f2048" "$flexnas" graph ged --model "$M" \
+  --model '{"l":2,"o":["sa","sa"],"h":[128,128],"n":[2,2],"f":[[2048],[512]],"p":["sdp","sdp"]}'
+expect_input_error "--bogus" "$flexnas" space count --bogus
+expect_input_error "neither a built-in space" "$flexnas" space count --space flexibert-nope
+printf 'layers: [2]\nhidden: [128]\nheads: [2]\noperations: {sa: [sdp]}\nff: {depth: [1], width: [512]}\nheds: [4]\n' > typo.yaml
+expect_input_error "heds: unknown key" "$flexnas" space info --space typo.yaml
+
+# --- every command shown in the README and docs -------------------------------------------
+ln -s "$src/data" data
+while IFS= read -r line; do
+  cmd=${line/build\/bin\/flexnas/$flexnas}
+  if bash -c "$cmd" >/dev/null 2>"$work/err"; then ok; else bad "doc command failed: $line: $(head -c 300 "$work/err")"; fi
+done < <(grep -h '^build/bin/flexnas ' "$src/README.md" "$src"/docs/*.md 2>/dev/null)
+
+echo "cli: $pass passed, $fail failed"
+[[ $fail -eq 0 ]]

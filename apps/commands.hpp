@@ -1,0 +1,12 @@
+#pragma once
+// Each file apps/cli_*.cpp adds one group of subcommands.
+#include <CLI/CLI.hpp>
+
+namespace flexnas::cli {
+
+void add_space_commands(CLI::App& app);
+void add_graph_commands(CLI::App& app);
+void add_embed_command(CLI::App& app);
+void add_evaluate_command(CLI::App& app);
+
+}  // namespace flexnas::cli

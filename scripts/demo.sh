@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The default demo on built-in data: a design space, uniformly sampled architectures,
+# one architecture's graph, hash and costs, the edit distance between two of them, and a
+# Transformer2vec embedding of the sample. Results go to results/demo/.
+set -euo pipefail
+flexnas=${1:-build/bin/flexnas}
+out=results/demo
+space=flexibert-hetero
+mkdir -p "$out"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "design space $space"
+"$flexnas" space info --space "$space" | tee "$out/space.txt"
+
+step "20 architectures sampled uniformly (seed 1)"
+"$flexnas" space sample --space "$space" -n 20 --seed 1 -o "$out/sample.jsonl"
+head -n 1 "$out/sample.jsonl" > "$out/architecture.json"
+cat "$out/architecture.json"
+
+step "its graph, hash and costs"
+"$flexnas" graph dot --space "$space" --model "@$out/architecture.json" -o "$out/architecture.dot"
+echo "graph: $out/architecture.dot ($(grep -c -- '->' "$out/architecture.dot") edges)"
+echo "hash:  $("$flexnas" graph hash --space "$space" --model "@$out/architecture.json")"
+"$flexnas" evaluate --model "@$out/architecture.json" --evaluator params --evaluator flops:seq=128 \
+  | tee "$out/costs.txt"
+
+step "edit distance between the first two architectures"
+sed -n 2p "$out/sample.jsonl" > "$out/other.json"
+echo "ged: $("$flexnas" graph ged --space "$space" --model "@$out/architecture.json" --model "@$out/other.json")"
+
+step "Transformer2vec embedding of 300 sampled architectures"
+"$flexnas" embed --space "$space" -n 300 --seed 1 --quality-pairs 300 -o "$out/embedding.json"
+
+printf '\nResults are in %s/: space.txt, sample.jsonl, architecture.json, architecture.dot, costs.txt, embedding.json\n' "$out"
