@@ -56,16 +56,19 @@ void by_size(bool quick) {
   auto space = DesignSpace::load("flexibert-small");
   space.mixed_ff = true;
   const auto costs = OpCosts::for_space(space);
+  auto shallow = space;  // depth 2 only, for the small graphs (uniform sampling rarely picks l = 2)
+  shallow.layers = {2};
   Rng rng(1);
   // Bucket pairs by the larger graph's node count.
   std::map<int, std::vector<std::pair<CostGraph, CostGraph>>> buckets;
   const int per_bucket = quick ? 10 : 40;
   for (int tries = 0; tries < 200000; ++tries) {
-    auto a = costs.graph(space.sample(rng)), b = costs.graph(space.sample(rng));
+    const auto& s = tries % 2 ? space : shallow;
+    auto a = costs.graph(s.sample(rng)), b = costs.graph(s.sample(rng));
     const int n = std::max(a.size(), b.size());
     const int key = (n / 8) * 8;
     if (static_cast<int>(buckets[key].size()) < per_bucket) buckets[key].emplace_back(std::move(a), std::move(b));
-    bool full = buckets.size() >= 4;
+    bool full = buckets.size() >= 5;
     for (const auto& [k, v] : buckets) full = full && static_cast<int>(v.size()) >= per_bucket;
     if (full) break;
   }
