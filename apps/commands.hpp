@@ -8,5 +8,6 @@ void add_space_commands(CLI::App& app);
 void add_graph_commands(CLI::App& app);
 void add_embed_command(CLI::App& app);
 void add_evaluate_command(CLI::App& app);
+void add_search_commands(CLI::App& app);
 
 }  // namespace flexnas::cli

@@ -1,4 +1,8 @@
 #include "evaluators/analytic.hpp"
+#include "evaluators/table.hpp"
+
+#include <chrono>
+#include <thread>
 
 namespace flexnas {
 namespace {
@@ -51,9 +55,31 @@ class FlopsEvaluator : public Evaluator {
   ModelStatsOptions s_;
 };
 
+// Sleeps, then reports how long: a stand-in for an expensive evaluator when testing
+// runners, resume and parallel speed-up.
+class SleepEvaluator : public Evaluator {
+ public:
+  explicit SleepEvaluator(std::map<std::string, std::string> o) : opts_(std::move(o)), ms_(int_option(opts_, "sleep", "ms", 0, 3'600'000)) {}
+  std::string name() const override { return "sleep"; }
+  std::vector<ValueSpec> provides() const override {
+    return {{"sleep_ms", "ms", Direction::kMinimize, "the configured delay"}};
+  }
+  EvalResult evaluate(const Architecture&, const EvalContext&) override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms_));
+    return {EvalStatus::kOk, {{"sleep_ms", ms_}}, ""};
+  }
+  std::map<std::string, std::string> options() const override { return opts_; }
+
+ private:
+  std::map<std::string, std::string> opts_;
+  int ms_;
+};
+
 }  // namespace
 
 void register_analytic(EvaluatorRegistry& r) {
+  r.add({"sleep", "waits ms milliseconds (a stand-in for slow evaluators in tests)", {{"ms", "100", "delay"}},
+         [](const auto& o) { return std::make_unique<SleepEvaluator>(o); }});
   r.add({"params", "parameter count (analytic)",
          {{"vocab", "30522", "token embedding rows"}, {"max_positions", "512", "position embedding rows"}},
          [](const auto& o) { return std::make_unique<ParamsEvaluator>(o); }});
@@ -62,6 +88,9 @@ void register_analytic(EvaluatorRegistry& r) {
          [](const auto& o) { return std::make_unique<FlopsEvaluator>(o); }});
 }
 
-void register_builtins(EvaluatorRegistry& r) { register_analytic(r); }
+void register_builtins(EvaluatorRegistry& r) {
+  register_analytic(r);
+  register_table(r);
+}
 
 }  // namespace flexnas

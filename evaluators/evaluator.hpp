@@ -80,7 +80,7 @@ class EvaluatorRegistry {
   std::vector<Entry> entries_;
 };
 
-// Registers params and flops (analytic, evaluators/analytic.hpp).
+// Registers params and flops (evaluators/analytic.hpp) and table (evaluators/table.hpp).
 void register_builtins(EvaluatorRegistry& r);
 
 // Option helpers for factories: integer option with bounds, InputError otherwise.

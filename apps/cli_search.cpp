@@ -1,0 +1,294 @@
+// flexnas search | resume | export
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "apps/cli_common.hpp"
+#include "apps/commands.hpp"
+#include "search/runner.hpp"
+#include "space/error.hpp"
+
+namespace flexnas::cli {
+namespace {
+
+struct SearchSetup {
+  nlohmann::json config;
+  std::unique_ptr<SearchDomain> domain;
+  std::vector<Objective> objectives;
+  std::vector<Constraint> constraints;
+};
+
+// Rebuilds everything a study's config defines; validates names against the evaluators.
+SearchSetup setup_from_config(const nlohmann::json& c, const EvaluatorRegistry& registry) {
+  SearchSetup s;
+  s.config = c;
+  for (const auto& o : c.at("objectives")) s.objectives.push_back(Objective::parse(o.get<std::string>()));
+  for (const auto& k : c.at("constraints")) s.constraints.push_back(Constraint::parse(k.get<std::string>()));
+  std::optional<DesignSpace> space;
+  if (!c.at("space").is_null()) space = DesignSpace::from_yaml(c.at("space").get<std::string>(), "study space");
+  const auto seed = c.at("seed").get<std::uint64_t>();
+  if (!c.at("pool").is_null()) {
+    std::vector<Architecture> pool;
+    for (const auto& m : c.at("pool")) pool.push_back(architecture_from_json(m));
+    s.domain = std::make_unique<SearchDomain>(std::move(pool), space, seed);
+  } else {
+    s.domain = std::make_unique<SearchDomain>(*space);
+  }
+  // Every objective and constraint must be provided by some evaluator.
+  std::set<std::string> provided;
+  for (const auto& e : c.at("evaluators")) {
+    auto ev = registry.create(e.get<std::string>());
+    for (const auto& v : ev->provides()) provided.insert(v.name);
+  }
+  auto check = [&](const std::string& name, const char* what) {
+    if (provided.count(name)) return;
+    std::string names;
+    for (const auto& p : provided) names += (names.empty() ? "" : ", ") + p;
+    throw InputError(std::string(what) + " '" + name + "' is provided by no evaluator (values: " + names + ")");
+  };
+  for (const auto& o : s.objectives) check(o.name, "objective");
+  for (const auto& k : s.constraints) check(k.name, "constraint");
+  return s;
+}
+
+std::string fmt(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+std::function<void(const RunProgress&)> progress_line(const std::vector<Objective>& objectives) {
+  if (!stderr_is_terminal()) return nullptr;
+  const auto first = objectives.at(0).name;
+  return [first](const RunProgress& p) {
+    std::string best = p.best ? first + " " + fmt(p.best->values.at(first)) + " (trial " + std::to_string(p.best->id) + ")"
+                              : "none yet";
+    const double rate = p.finished ? p.elapsed_seconds / static_cast<double>(p.finished) : 0;
+    const double eta = rate * static_cast<double>(p.budget > p.finished ? p.budget - p.finished : 0);
+    std::fprintf(stderr, "\r\033[K[%zu/%zu] best %s, %zu failed, %.1fs elapsed, ETA %.0fs", p.finished, p.budget,
+                 best.c_str(), p.failed, p.elapsed_seconds, eta);
+    if (p.finished >= p.budget) std::fprintf(stderr, "\n");
+    std::fflush(stderr);
+  };
+}
+
+int run_and_report(Study& study, SearchSetup& s, const EvaluatorRegistry& registry, int workers, double max_seconds) {
+  const auto& c = s.config;
+  std::vector<std::string> specs;
+  for (const auto& e : c.at("evaluators")) specs.push_back(e.get<std::string>());
+  EvaluatorSet evaluators(registry, specs, workers);
+  PolicyRegistry policies;
+  register_builtin_policies(policies);
+  PolicyContext ctx{s.domain.get(), s.objectives, s.constraints, c.at("seed").get<std::uint64_t>()};
+  auto policy = policies.create(c.at("policy").get<std::string>(), ctx);
+  RunOptions opt;
+  opt.budget = c.at("budget").get<std::size_t>();
+  opt.batch = c.at("batch").get<std::size_t>();
+  opt.seed = ctx.seed;
+  opt.workers = workers;
+  opt.max_seconds = max_seconds;
+  opt.progress = progress_line(s.objectives);
+  study.rewrite_exports(s.objectives, s.constraints);
+  const auto summary = run_search(study, *policy, *s.domain, evaluators, s.objectives, s.constraints, opt);
+  const auto trials = study.trials();
+  std::printf("%zu trials finished (%zu failed), stopped: %s\n", summary.finished, summary.failed,
+              summary.stopped_because.c_str());
+  if (const auto best = best_trial(trials, s.objectives, s.constraints)) {
+    std::printf("best: trial %lld, %s = %s\n", static_cast<long long>(best->id), s.objectives[0].name.c_str(),
+                fmt(best->values.at(s.objectives[0].name)).c_str());
+  }
+  const auto front = pareto_set(trials, s.objectives, s.constraints);
+  if (s.objectives.size() > 1 && !front.empty()) {
+    // Reference point: the worst value seen per objective, plus 10 % of its range.
+    std::vector<std::vector<double>> pts;
+    std::vector<double> lo(s.objectives.size(), INFINITY), hi(s.objectives.size(), -INFINITY);
+    for (const auto& t : trials) {
+      if (!t.ok()) continue;
+      const auto p = to_minimise(t.values, s.objectives);
+      for (std::size_t k = 0; k < p.size(); ++k) {
+        lo[k] = std::min(lo[k], p[k]);
+        hi[k] = std::max(hi[k], p[k]);
+      }
+    }
+    std::vector<double> ref;
+    for (std::size_t k = 0; k < lo.size(); ++k) ref.push_back(hi[k] + 0.1 * (hi[k] - lo[k]) + 1e-12);
+    for (const auto& t : front)
+      if (total_violation(t.values, s.constraints) == 0) pts.push_back(to_minimise(t.values, s.objectives));
+    std::string r;
+    for (double x : ref) r += (r.empty() ? "" : ", ") + fmt(x);
+    std::printf("pareto set: %zu trials, hypervolume %s (minimised objectives, reference point [%s])\n", front.size(),
+                fmt(hypervolume(pts, ref)).c_str(), r.c_str());
+  }
+  std::printf("results: %s/trials.jsonl, %s/pareto.json, %s/best.json\n", study.dir().c_str(), study.dir().c_str(),
+              study.dir().c_str());
+  return 0;
+}
+
+std::string csv_quote(const std::string& s) {
+  std::string out = "\"";
+  for (char ch : s) out += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+  return out + "\"";
+}
+
+}  // namespace
+
+void add_search_commands(CLI::App& app) {
+  {
+    auto* cmd = app.add_subcommand("search", "run a search: ask a policy for architectures, evaluate them, keep "
+                                             "everything in a resumable study directory");
+    auto space = std::make_shared<std::string>();
+    auto pool = std::make_shared<std::string>();
+    auto evaluators = std::make_shared<std::vector<std::string>>();
+    auto objectives = std::make_shared<std::vector<std::string>>();
+    auto constraints = std::make_shared<std::vector<std::string>>();
+    auto policy = std::make_shared<std::string>("auto");
+    auto budget = std::make_shared<std::size_t>(100);
+    auto batch = std::make_shared<std::size_t>(4);
+    auto seed = std::make_shared<std::uint64_t>(0);
+    auto workers = std::make_shared<int>(1);
+    auto max_time = std::make_shared<double>(0);
+    auto out = std::make_shared<std::string>("study");
+    cmd->add_option("--space", *space, "design space to search (built-in name or YAML file)");
+    cmd->add_option("--pool", *pool, "search this finite list instead (JSON lines, each with a \"model\"); "
+                                     "with --space, the space's operators are used");
+    cmd->add_option("--evaluator", *evaluators, "name:key=value,... (repeatable): params, flops, "
+                                                "table:file=F,metric=M")->required();
+    cmd->add_option("--objective", *objectives, "NAME:max or NAME:min (repeatable; the first is the primary)")
+        ->required();
+    cmd->add_option("--constraint", *constraints, "NAME<=X or NAME>=X (repeatable)");
+    cmd->add_option("--policy", *policy, "random, evolution, nsga2 (with options, e.g. evolution:population=20); "
+                                         "auto: evolution for one objective, nsga2 for several")
+        ->capture_default_str();
+    cmd->add_option("--budget", *budget, "finished trials the study ends with")->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    cmd->add_option("--batch", *batch, "candidates per ask (fixed per study; results do not depend on --workers)")
+        ->check(CLI::PositiveNumber)->capture_default_str();
+    cmd->add_option("--seed", *seed, "random seed")->capture_default_str();
+    cmd->add_option("--workers", *workers, "parallel evaluations")->check(CLI::Range(1, 1024))->capture_default_str();
+    cmd->add_option("--max-time", *max_time, "stop this run after so many seconds (resume continues)")
+        ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--out", *out, "study directory (created; must not hold a study)")->capture_default_str();
+    cmd->callback([=] {
+      if (space->empty() && pool->empty()) throw InputError("give --space or --pool");
+      EvaluatorRegistry registry;
+      register_builtins(registry);
+      nlohmann::json c;
+      c["version"] = 1;
+      c["space"] = space->empty() ? nlohmann::json() : nlohmann::json(DesignSpace::load(*space).to_yaml());
+      if (!pool->empty()) {
+        nlohmann::json p = nlohmann::json::array();
+        for (const auto& a : load_models(*pool)) p.push_back(nlohmann::json::parse(to_string(a)));
+        c["pool"] = p;
+      } else {
+        c["pool"] = nullptr;
+      }
+      c["evaluators"] = *evaluators;
+      std::vector<std::string> objs;
+      for (const auto& o : *objectives) objs.push_back(Objective::parse(o).str());
+      c["objectives"] = objs;
+      std::vector<std::string> cons;
+      for (const auto& k : *constraints) cons.push_back(Constraint::parse(k).str());
+      c["constraints"] = cons;
+      c["policy"] = *policy == "auto" ? (objs.size() > 1 ? "nsga2" : "evolution") : *policy;
+      c["budget"] = *budget;
+      c["batch"] = *batch;
+      c["seed"] = *seed;
+      auto setup = setup_from_config(c, registry);
+      {  // fail on a bad policy name before creating the study directory
+        PolicyRegistry policies;
+        register_builtin_policies(policies);
+        policies.create(c["policy"].get<std::string>(), PolicyContext{setup.domain.get(), setup.objectives,
+                                                                      setup.constraints, *seed});
+      }
+      auto study = Study::create(*out, c);
+      // The probe policy above claimed proposals in the domain: start from a fresh one.
+      setup = setup_from_config(c, registry);
+      run_and_report(*study, setup, registry, *workers, *max_time);
+    });
+  }
+  {
+    auto* cmd = app.add_subcommand("resume", "continue a study where it stopped: finished trials are kept, "
+                                             "interrupted ones re-run");
+    auto dir = std::make_shared<std::string>();
+    auto workers = std::make_shared<int>(1);
+    auto budget = std::make_shared<std::size_t>(0);
+    auto max_time = std::make_shared<double>(0);
+    cmd->add_option("--study", *dir, "study directory")->required();
+    cmd->add_option("--workers", *workers, "parallel evaluations")->check(CLI::Range(1, 1024))->capture_default_str();
+    cmd->add_option("--budget", *budget, "raise the study's budget to this many finished trials");
+    cmd->add_option("--max-time", *max_time, "stop this run after so many seconds")->check(CLI::NonNegativeNumber);
+    cmd->callback([=] {
+      auto study = Study::open(*dir);
+      EvaluatorRegistry registry;
+      register_builtins(registry);
+      auto c = study->config();
+      if (*budget) {
+        if (*budget < c.at("budget").get<std::size_t>()) throw InputError("--budget cannot lower the study's budget");
+        c["budget"] = *budget;
+      }
+      auto setup = setup_from_config(c, registry);
+      run_and_report(*study, setup, registry, *workers, *max_time);
+    });
+  }
+  {
+    auto* cmd = app.add_subcommand("export", "write a study's best, Pareto or all trials as JSON, CSV or "
+                                             "FlexiBERT model dicts");
+    auto dir = std::make_shared<std::string>();
+    auto what = std::make_shared<std::string>("best");
+    auto format = std::make_shared<std::string>("json");
+    auto out = std::make_shared<std::string>("-");
+    cmd->add_option("--study", *dir, "study directory")->required();
+    cmd->add_option("--what", *what, "best, pareto or all")->check(CLI::IsMember({"best", "pareto", "all"}))
+        ->capture_default_str();
+    cmd->add_option("--format", *format, "json (trials), csv (trials), flexibert (model dicts only)")
+        ->check(CLI::IsMember({"json", "csv", "flexibert"}))->capture_default_str();
+    cmd->add_option("-o,--out", *out, "output file ('-' for stdout)")->capture_default_str();
+    cmd->callback([=] {
+      auto study = Study::open(*dir, false);
+      const auto& c = study->config();
+      std::vector<Objective> objs;
+      std::vector<Constraint> cons;
+      for (const auto& o : c.at("objectives")) objs.push_back(Objective::parse(o.get<std::string>()));
+      for (const auto& k : c.at("constraints")) cons.push_back(Constraint::parse(k.get<std::string>()));
+      auto all = study->trials();
+      std::vector<Trial> sel;
+      if (*what == "all") {
+        for (const auto& t : all)
+          if (t.finished()) sel.push_back(t);
+      } else if (*what == "pareto") {
+        sel = pareto_set(all, objs, cons);
+      } else if (auto b = best_trial(all, objs, cons)) {
+        sel.push_back(*b);
+      } else {
+        throw InputError("study " + *dir + " has no feasible finished trial yet");
+      }
+      std::string text;
+      if (*format == "csv") {
+        std::set<std::string> names;
+        for (const auto& t : sel)
+          for (const auto& [k, v] : t.values) names.insert(k);
+        text = "id,status,hash";
+        for (const auto& n : names) text += "," + n;
+        text += ",eval_seconds,policy_seconds,reason,model\n";
+        for (const auto& t : sel) {
+          text += std::to_string(t.id) + "," + (t.ok() ? "ok" : "failed") + "," + t.hash;
+          for (const auto& n : names) text += "," + (t.values.count(n) ? fmt(t.values.at(n)) : std::string());
+          text += "," + fmt(t.eval_seconds) + "," + fmt(t.policy_seconds) + "," + csv_quote(t.reason) + "," +
+                  csv_quote(to_string(t.arch)) + "\n";
+        }
+      } else {
+        nlohmann::ordered_json j = nlohmann::ordered_json::array();
+        for (const auto& t : sel) j.push_back(*format == "flexibert" ? to_json(t.arch) : Study::trial_json(t));
+        text = (*what == "best" ? j[0].dump(2) : j.dump(2)) + "\n";
+      }
+      write_output(*out, text);
+    });
+  }
+}
+
+}  // namespace flexnas::cli

@@ -1,0 +1,61 @@
+#pragma once
+// Policy: proposes architectures (ask) and learns from finished trials (tell). Every
+// policy takes its randomness from its own seeded generator, so a study replays exactly:
+// the same seed and the same told trials give the same asks, which is how `resume`
+// rebuilds a policy's state.
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "search/domain.hpp"
+#include "search/objective.hpp"
+#include "search/trial.hpp"
+
+namespace flexnas {
+
+struct PolicyContext {
+  SearchDomain* domain = nullptr;
+  std::vector<Objective> objectives;
+  std::vector<Constraint> constraints;
+  std::uint64_t seed = 0;
+};
+
+class Policy {
+ public:
+  virtual ~Policy() = default;
+  virtual std::string name() const = 0;
+  // Up to n architectures never proposed before (fewer only when the domain is exhausted).
+  virtual std::vector<Architecture> ask(std::size_t n) = 0;
+  // Finished trials of earlier asks, in id order.
+  virtual void tell(const std::vector<Trial>& trials) = 0;
+};
+
+class PolicyRegistry {
+ public:
+  using Factory = std::function<std::unique_ptr<Policy>(const PolicyContext&, const std::map<std::string, std::string>&)>;
+  struct Entry {
+    std::string name;
+    std::string description;
+    std::vector<std::pair<std::string, std::string>> options;  // name, default
+    bool multi_objective = false;
+    Factory make;
+  };
+  void add(Entry e);
+  // "name:key=value,..."; unknown names and options throw InputError listing valid ones.
+  std::unique_ptr<Policy> create(const std::string& spec, const PolicyContext& ctx) const;
+  std::vector<std::string> names() const;
+
+ private:
+  std::vector<Entry> entries_;
+};
+
+// random, evolution (regularised), nsga2.
+void register_builtin_policies(PolicyRegistry& r);
+
+// Single number to minimise for single-objective policies: the first objective, pushed
+// behind every feasible trial by its constraint violation.
+double scalar_loss(const Trial& t, const PolicyContext& ctx);
+
+}  // namespace flexnas

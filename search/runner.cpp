@@ -1,0 +1,161 @@
+#include "search/runner.hpp"
+
+#include <map>
+#include <mutex>
+
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+
+#include "space/error.hpp"
+
+namespace flexnas {
+
+EvaluatorSet::EvaluatorSet(const EvaluatorRegistry& registry, const std::vector<std::string>& specs, int copies) {
+  for (int k = 0; k < std::max(1, copies); ++k) {
+    std::vector<std::unique_ptr<Evaluator>> set;
+    for (const auto& s : specs) set.push_back(registry.create(s));
+    copies_.push_back(std::move(set));
+  }
+}
+
+std::vector<ValueSpec> EvaluatorSet::provides() const {
+  std::vector<ValueSpec> v;
+  for (const auto& e : copies_.at(0))
+    for (auto& s : e->provides()) v.push_back(std::move(s));
+  return v;
+}
+
+EvalResult EvaluatorSet::evaluate(int k, const Architecture& a, const EvalContext& ctx) {
+  EvalResult all;
+  for (auto& e : copies_.at(static_cast<std::size_t>(k) % copies_.size())) {
+    EvalResult r;
+    try {
+      r = e->evaluate(a, ctx);
+    } catch (const std::exception& ex) {
+      r.status = EvalStatus::kFailed;
+      r.message = std::string("exception: ") + ex.what();
+    }
+    if (r.status != EvalStatus::kOk) {
+      all.status = EvalStatus::kFailed;
+      all.message = "evaluator " + e->name() + ": " + r.message;
+      return all;
+    }
+    for (const auto& [name, v] : r.values) all.values[name] = v;
+  }
+  return all;
+}
+
+RunSummary run_search(Study& study, Policy& policy, SearchDomain& domain, EvaluatorSet& evaluators,
+                      const std::vector<Objective>& objectives, const std::vector<Constraint>& constraints,
+                      const RunOptions& opt) {
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  auto stored = study.trials();
+  std::map<std::int64_t, std::vector<Trial>> stored_batches;
+  for (auto& t : stored) stored_batches[t.batch].push_back(t);
+  std::vector<Trial> all = stored;
+
+  RunSummary summary;
+  RunProgress progress;
+  progress.budget = opt.budget;
+  for (const auto& t : all)
+    if (t.finished()) {
+      ++progress.finished;
+      progress.failed += t.state == TrialState::kFailed;
+    }
+  progress.best = best_trial(all, objectives, constraints);
+  std::mutex mu;
+  bool stop = false;
+
+  tbb::task_arena arena(std::max(1, opt.workers));
+  std::size_t asked_total = 0;
+  for (std::int64_t batch = 0;; ++batch) {
+    std::vector<Trial> trials;
+    auto it = stored_batches.find(batch);
+    const auto t0 = Clock::now();
+    if (it != stored_batches.end()) {
+      // Replay: the policy must propose exactly what it proposed before.
+      const auto again = policy.ask(it->second.size());
+      bool same = again.size() == it->second.size();
+      for (std::size_t i = 0; same && i < again.size(); ++i) same = domain.key(again[i]) == it->second[i].hash;
+      if (!same)
+        throw InputError("study " + study.dir() + " cannot be replayed: batch " + std::to_string(batch) +
+                         " differs from what the policy proposes now (written by another flexnas version?)");
+      trials = it->second;
+    } else {
+      if (asked_total >= opt.budget) break;
+      const std::size_t n = std::min(opt.batch, opt.budget - asked_total);
+      const auto archs = policy.ask(n);
+      if (archs.empty()) {
+        summary.stopped_because = "exhausted";
+        break;
+      }
+      std::vector<std::string> hashes;
+      for (const auto& a : archs) hashes.push_back(domain.key(a));
+      const double policy_s = std::chrono::duration<double>(Clock::now() - t0).count();
+      trials = study.add_asked(batch, archs, hashes, policy_s);
+    }
+    asked_total += trials.size();
+
+    std::vector<std::size_t> todo;
+    for (std::size_t i = 0; i < trials.size(); ++i)
+      if (!trials[i].finished()) todo.push_back(i);
+    if (!todo.empty()) {
+      if (opt.max_seconds > 0 && std::chrono::duration<double>(Clock::now() - start).count() >= opt.max_seconds) {
+        summary.stopped_because = "time";
+        break;
+      }
+      arena.execute([&] {
+        tbb::parallel_for(std::size_t(0), todo.size(), [&](std::size_t k) {
+          Trial& t = trials[todo[k]];
+          EvalContext ctx;
+          ctx.seed = opt.seed + static_cast<std::uint64_t>(t.id);
+          const auto e0 = Clock::now();
+          auto r = evaluators.evaluate(tbb::this_task_arena::current_thread_index(), t.arch, ctx);
+          t.eval_seconds = std::chrono::duration<double>(Clock::now() - e0).count();
+          t.values = r.values;
+          t.state = r.status == EvalStatus::kOk ? TrialState::kOk : TrialState::kFailed;
+          t.reason = r.message;
+          if (t.ok()) {
+            for (const auto& o : objectives)
+              if (!t.values.count(o.name)) {
+                t.state = TrialState::kFailed;
+                t.reason = "no value '" + o.name + "' from the evaluators";
+              }
+          }
+          std::lock_guard lock(mu);
+          study.finish(t, objectives, constraints);
+          ++progress.finished;
+          progress.failed += t.state == TrialState::kFailed;
+          if (t.ok() && total_violation(t.values, constraints) == 0) {
+            auto cand = std::vector<Trial>{t};
+            if (progress.best) cand.push_back(*progress.best);
+            progress.best = best_trial(cand, objectives, constraints);
+          }
+          progress.elapsed_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+          progress.last = &t;
+          if (opt.progress) opt.progress(progress);
+          for (const auto& cb : opt.stop_when) stop = stop || cb(progress);
+        });
+      });
+    }
+    policy.tell(trials);
+    for (auto& t : trials) {
+      if (static_cast<std::size_t>(t.id) < all.size()) all[static_cast<std::size_t>(t.id)] = t;
+      else all.push_back(t);
+    }
+    if (stop) {
+      summary.stopped_because = "callback";
+      break;
+    }
+    if (progress.finished >= opt.budget && stored_batches.upper_bound(batch) == stored_batches.end()) {
+      summary.stopped_because = "budget";
+      break;
+    }
+  }
+  summary.finished = progress.finished;
+  summary.failed = progress.failed;
+  return summary;
+}
+
+}  // namespace flexnas

@@ -1,0 +1,298 @@
+#include "search/storage.hpp"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <limits>
+
+#include "space/error.hpp"
+
+namespace flexnas {
+namespace fs = std::filesystem;
+
+const char* to_string(TrialState s) {
+  switch (s) {
+    case TrialState::kAsked: return "asked";
+    case TrialState::kOk: return "ok";
+    case TrialState::kFailed: return "failed";
+  }
+  return "?";
+}
+
+namespace {
+
+TrialState parse_state(const std::string& s) {
+  if (s == "ok") return TrialState::kOk;
+  if (s == "failed") return TrialState::kFailed;
+  return TrialState::kAsked;
+}
+
+struct Stmt {
+  sqlite3_stmt* s = nullptr;
+  Stmt(sqlite3* db, const char* sql) {
+    if (sqlite3_prepare_v2(db, sql, -1, &s, nullptr) != SQLITE_OK)
+      throw std::runtime_error(std::string("sqlite: ") + sqlite3_errmsg(db));
+  }
+  ~Stmt() { sqlite3_finalize(s); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  void text(int i, const std::string& v) { sqlite3_bind_text(s, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT); }
+  void integer(int i, std::int64_t v) { sqlite3_bind_int64(s, i, v); }
+  void real(int i, double v) { sqlite3_bind_double(s, i, v); }
+  int step() { return sqlite3_step(s); }
+  std::string col_text(int i) const {
+    auto p = sqlite3_column_text(s, i);
+    return p ? reinterpret_cast<const char*>(p) : "";
+  }
+};
+
+void write_atomic(const fs::path& path, const std::string& text) {
+  const auto tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out) throw std::runtime_error("cannot write " + tmp);
+  }
+  fs::rename(tmp, path);
+}
+
+int take_lock(const std::string& dir) {
+  const auto path = dir + "/lock";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) throw InputError("cannot open " + path);
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    throw InputError("study " + dir + " is in use by another flexnas process (it holds " + path + ")");
+  }
+  return fd;
+}
+
+}  // namespace
+
+Study::Study(std::string dir, sqlite3* db, int lock_fd) : dir_(std::move(dir)), db_(db), lock_fd_(lock_fd) {}
+
+Study::~Study() {
+  if (db_) sqlite3_close(db_);
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+void Study::exec(const std::string& sql) const {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string m = err ? err : "unknown";
+    sqlite3_free(err);
+    throw std::runtime_error("sqlite: " + m);
+  }
+}
+
+std::unique_ptr<Study> Study::create(const std::string& dir, const nlohmann::json& config) {
+  std::error_code ec;
+  if (fs::exists(fs::path(dir) / "study.sqlite", ec))
+    throw InputError("'" + dir + "' already holds a study (continue it with: flexnas resume --study " + dir +
+                     ", or choose another --out)");
+  fs::create_directories(dir, ec);
+  if (ec) throw InputError("cannot create study directory '" + dir + "': " + ec.message());
+  ::chmod(dir.c_str(), 0700);
+  const int fd = take_lock(dir);
+  sqlite3* db = nullptr;
+  const auto path = dir + "/study.sqlite";
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
+    sqlite3_close(db);
+    ::close(fd);
+    throw InputError("cannot create " + path);
+  }
+  ::chmod(path.c_str(), 0600);
+  std::unique_ptr<Study> s(new Study(dir, db, fd));
+  s->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+          "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+          "CREATE TABLE trials(id INTEGER PRIMARY KEY, batch INTEGER NOT NULL, model TEXT NOT NULL, hash TEXT NOT NULL,"
+          " state TEXT NOT NULL, vals TEXT NOT NULL DEFAULT '{}', reason TEXT NOT NULL DEFAULT '',"
+          " eval_seconds REAL NOT NULL DEFAULT 0, policy_seconds REAL NOT NULL DEFAULT 0, finished_seq INTEGER);");
+  Stmt st(db, "INSERT INTO meta(key, value) VALUES('config', ?1)");
+  st.text(1, config.dump());
+  if (st.step() != SQLITE_DONE) throw std::runtime_error(std::string("sqlite: ") + sqlite3_errmsg(db));
+  s->config_ = config;
+  write_atomic(fs::path(dir) / "trials.jsonl", "");
+  return s;
+}
+
+std::unique_ptr<Study> Study::open(const std::string& dir, bool lock) {
+  const auto path = dir + "/study.sqlite";
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw InputError("'" + dir + "' holds no study (no study.sqlite)");
+  const int fd = lock ? take_lock(dir) : -1;
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, lock ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(db);
+    if (fd >= 0) ::close(fd);
+    throw InputError("cannot open " + path);
+  }
+  std::unique_ptr<Study> s(new Study(dir, db, fd));
+  if (lock) s->exec("PRAGMA synchronous=FULL;");
+  try {
+    Stmt st(db, "SELECT value FROM meta WHERE key='config'");
+    if (st.step() != SQLITE_ROW) throw InputError(path + " has no search definition");
+    s->config_ = nlohmann::json::parse(st.col_text(0));
+  } catch (const std::runtime_error& e) {
+    throw InputError(path + " is not a flexnas study: " + e.what());
+  }
+  return s;
+}
+
+std::vector<Trial> Study::trials() const {
+  Stmt st(db_, "SELECT id, batch, model, hash, state, vals, reason, eval_seconds, policy_seconds FROM trials ORDER BY id");
+  std::vector<Trial> out;
+  while (st.step() == SQLITE_ROW) {
+    Trial t;
+    t.id = sqlite3_column_int64(st.s, 0);
+    t.batch = sqlite3_column_int64(st.s, 1);
+    t.arch = architecture_from_string(st.col_text(2));
+    t.hash = st.col_text(3);
+    t.state = parse_state(st.col_text(4));
+    const auto vals = nlohmann::json::parse(st.col_text(5));  // must outlive items()
+    for (const auto& [k, v] : vals.items()) t.values[k] = v.get<double>();
+    t.reason = st.col_text(6);
+    t.eval_seconds = sqlite3_column_double(st.s, 7);
+    t.policy_seconds = sqlite3_column_double(st.s, 8);
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+std::int64_t Study::next_id() const {
+  Stmt st(db_, "SELECT COALESCE(MAX(id) + 1, 0) FROM trials");
+  st.step();
+  return sqlite3_column_int64(st.s, 0);
+}
+
+std::int64_t Study::next_batch() const {
+  Stmt st(db_, "SELECT COALESCE(MAX(batch) + 1, 0) FROM trials");
+  st.step();
+  return sqlite3_column_int64(st.s, 0);
+}
+
+std::vector<Trial> Study::add_asked(std::int64_t batch, const std::vector<Architecture>& archs,
+                                    const std::vector<std::string>& hashes, double policy_seconds) {
+  std::vector<Trial> out;
+  exec("BEGIN IMMEDIATE");
+  try {
+    std::int64_t id = next_id();
+    for (std::size_t i = 0; i < archs.size(); ++i) {
+      Trial t;
+      t.id = id++;
+      t.batch = batch;
+      t.arch = archs[i];
+      t.hash = hashes[i];
+      t.policy_seconds = archs.empty() ? 0 : policy_seconds / static_cast<double>(archs.size());
+      Stmt st(db_, "INSERT INTO trials(id, batch, model, hash, state, policy_seconds) VALUES(?1, ?2, ?3, ?4, 'asked', ?5)");
+      st.integer(1, t.id);
+      st.integer(2, batch);
+      st.text(3, to_string(t.arch));
+      st.text(4, t.hash);
+      st.real(5, t.policy_seconds);
+      if (st.step() != SQLITE_DONE) throw std::runtime_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+      out.push_back(std::move(t));
+    }
+    exec("COMMIT");
+  } catch (...) {
+    exec("ROLLBACK");
+    throw;
+  }
+  return out;
+}
+
+nlohmann::ordered_json Study::trial_json(const Trial& t) {
+  nlohmann::ordered_json j;
+  j["id"] = t.id;
+  j["model"] = to_json(t.arch);
+  j["hash"] = t.hash;
+  j["values"] = nlohmann::ordered_json::object();
+  for (const auto& [k, v] : t.values) j["values"][k] = v;
+  j["status"] = t.state == TrialState::kOk ? "ok" : "failed";
+  j["reason"] = t.reason;
+  j["eval_seconds"] = t.eval_seconds;
+  j["policy_seconds"] = t.policy_seconds;
+  return j;
+}
+
+void Study::finish(const Trial& t, const std::vector<Objective>& objectives, const std::vector<Constraint>& constraints) {
+  nlohmann::json vals = nlohmann::json::object();
+  for (const auto& [k, v] : t.values) vals[k] = v;
+  {
+    Stmt st(db_, "UPDATE trials SET state=?2, vals=?3, reason=?4, eval_seconds=?5,"
+                 " finished_seq=(SELECT COALESCE(MAX(finished_seq) + 1, 0) FROM trials) WHERE id=?1 AND state='asked'");
+    st.integer(1, t.id);
+    st.text(2, to_string(t.state));
+    st.text(3, vals.dump());
+    st.text(4, t.reason);
+    st.real(5, t.eval_seconds);
+    if (st.step() != SQLITE_DONE) throw std::runtime_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+  }
+  {
+    std::ofstream out(fs::path(dir_) / "trials.jsonl", std::ios::app);
+    out << trial_json(t).dump() << "\n";
+  }
+  write_summaries(trials(), objectives, constraints);
+}
+
+void Study::rewrite_exports(const std::vector<Objective>& objectives, const std::vector<Constraint>& constraints) {
+  Stmt st(db_, "SELECT id FROM trials WHERE state != 'asked' ORDER BY finished_seq");
+  const auto all = trials();
+  std::string text;
+  while (st.step() == SQLITE_ROW) {
+    const auto id = sqlite3_column_int64(st.s, 0);
+    text += trial_json(all[static_cast<std::size_t>(id)]).dump() + "\n";
+  }
+  write_atomic(fs::path(dir_) / "trials.jsonl", text);
+  write_summaries(all, objectives, constraints);
+}
+
+void Study::write_summaries(const std::vector<Trial>& all, const std::vector<Objective>& objectives,
+                            const std::vector<Constraint>& constraints) const {
+  nlohmann::ordered_json p = nlohmann::ordered_json::array();
+  for (const auto& t : pareto_set(all, objectives, constraints)) p.push_back(trial_json(t));
+  write_atomic(fs::path(dir_) / "pareto.json", p.dump(2) + "\n");
+  const auto best = best_trial(all, objectives, constraints);
+  write_atomic(fs::path(dir_) / "best.json", (best ? trial_json(*best).dump(2) : std::string("null")) + "\n");
+}
+
+std::vector<Trial> pareto_set(const std::vector<Trial>& trials, const std::vector<Objective>& objectives,
+                              const std::vector<Constraint>& constraints) {
+  std::vector<const Trial*> ok;
+  std::vector<std::vector<double>> pts;
+  std::vector<double> viol;
+  for (const auto& t : trials)
+    if (t.ok()) {
+      ok.push_back(&t);
+      pts.push_back(to_minimise(t.values, objectives));
+      viol.push_back(total_violation(t.values, constraints));
+    }
+  const auto fronts = nondominated_fronts(pts, viol);
+  std::vector<Trial> out;
+  for (std::size_t i = 0; i < ok.size(); ++i)
+    if (fronts[i] == 0) out.push_back(*ok[i]);
+  return out;
+}
+
+std::optional<Trial> best_trial(const std::vector<Trial>& trials, const std::vector<Objective>& objectives,
+                                const std::vector<Constraint>& constraints) {
+  std::optional<Trial> best;
+  double best_x = std::numeric_limits<double>::infinity();
+  for (const auto& t : trials) {
+    if (!t.ok() || total_violation(t.values, constraints) > 0) continue;
+    const double x = to_minimise(t.values, {objectives.at(0)})[0];
+    if (x < best_x) {
+      best_x = x;
+      best = t;
+    }
+  }
+  return best;
+}
+
+}  // namespace flexnas

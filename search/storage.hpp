@@ -1,0 +1,70 @@
+#pragma once
+// Study storage: one directory per search, SQLite (WAL, synchronous=FULL) as the source
+// of truth. Every asked candidate and every finished trial is committed before the next
+// step. Beside it, for people and other tools: trials.jsonl (append-only, one finished
+// trial per line in completion order), pareto.json and best.json (rewritten atomically
+// after each trial). An exclusive lock (flock on DIR/lock) keeps a second process out.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "search/objective.hpp"
+#include "search/trial.hpp"
+
+struct sqlite3;
+
+namespace flexnas {
+
+class Study {
+ public:
+  // Creates DIR (owner-only permissions) and its database with `config` (the search's
+  // definition: space or pool, evaluators, objectives, policy, seed, ...). Throws
+  // InputError if DIR already holds a study.
+  static std::unique_ptr<Study> create(const std::string& dir, const nlohmann::json& config);
+  // Opens an existing study (for resume and export); InputError if there is none.
+  static std::unique_ptr<Study> open(const std::string& dir, bool lock = true);
+  ~Study();
+  Study(const Study&) = delete;
+  Study& operator=(const Study&) = delete;
+
+  const std::string& dir() const { return dir_; }
+  const nlohmann::json& config() const { return config_; }
+
+  // Every trial (asked or finished) in id order.
+  std::vector<Trial> trials() const;
+  std::int64_t next_id() const;
+  std::int64_t next_batch() const;
+  // Records proposals of one batch in one transaction; returns them with their ids.
+  std::vector<Trial> add_asked(std::int64_t batch, const std::vector<Architecture>& archs,
+                               const std::vector<std::string>& hashes, double policy_seconds);
+  // Records a finished trial (state ok or failed), appends it to trials.jsonl and
+  // rewrites pareto.json and best.json.
+  void finish(const Trial& t, const std::vector<Objective>& objectives, const std::vector<Constraint>& constraints);
+  // Rewrites trials.jsonl, pareto.json and best.json from the database (after a crash the
+  // JSON files may lag the database by one trial).
+  void rewrite_exports(const std::vector<Objective>& objectives, const std::vector<Constraint>& constraints);
+
+  static nlohmann::ordered_json trial_json(const Trial& t);
+
+ private:
+  Study(std::string dir, sqlite3* db, int lock_fd);
+  void exec(const std::string& sql) const;
+  void write_summaries(const std::vector<Trial>& all, const std::vector<Objective>& objectives,
+                       const std::vector<Constraint>& constraints) const;
+
+  std::string dir_;
+  sqlite3* db_ = nullptr;
+  int lock_fd_ = -1;
+  nlohmann::json config_;
+};
+
+// Pareto set of the finished ok trials (constrained domination), in id order.
+std::vector<Trial> pareto_set(const std::vector<Trial>& trials, const std::vector<Objective>& objectives,
+                              const std::vector<Constraint>& constraints);
+// Best finished trial by the first objective among feasible ones (nullopt if none).
+std::optional<Trial> best_trial(const std::vector<Trial>& trials, const std::vector<Objective>& objectives,
+                                const std::vector<Constraint>& constraints);
+
+}  // namespace flexnas

@@ -1,0 +1,43 @@
+#include "search/objective.hpp"
+
+#include <catch2/catch.hpp>
+
+#include "space/error.hpp"
+
+using namespace flexnas;
+
+TEST_CASE("objective_parse_and_errors", "[objective]") {
+  CHECK(Objective::parse("accuracy:max").direction == Direction::kMaximize);
+  CHECK(Objective::parse("params:min").str() == "params:min");
+  CHECK_THROWS_AS(Objective::parse("accuracy"), InputError);
+  CHECK_THROWS_WITH(Objective::parse("accuracy:up"), Catch::Contains("up"));
+  const auto c = Constraint::parse("latency_ms<=20");
+  CHECK(c.upper);
+  CHECK(c.violation({{"latency_ms", 25}}) == 5);
+  CHECK(c.violation({{"latency_ms", 15}}) == 0);
+  CHECK(Constraint::parse("acc>=0.5").violation({{"acc", 0.25}}) == 0.25);
+  CHECK_THROWS_AS(Constraint::parse("x<=abc"), InputError);
+  CHECK(Constraint::parse(c.str()).bound == 20);
+}
+
+TEST_CASE("objective_hypervolume_known_values", "[objective]") {
+  // Staircase (1,3), (2,2), (3,1) under reference (4,4): 3 + 2 + 1 = 6.
+  CHECK(hypervolume({{1, 3}, {2, 2}, {3, 1}}, {4, 4}) == Approx(6));
+  // A dominated point adds nothing; a point beyond the reference is ignored.
+  CHECK(hypervolume({{1, 3}, {2, 2}, {3, 1}, {3, 3}, {5, 0}}, {4, 4}) == Approx(6));
+  CHECK(hypervolume({{1, 1, 1}}, {2, 2, 2}) == Approx(1));
+  // Two boxes in 3-D: 1x1x2 and 2x2x1 overlapping in 1x1x1 -> 2 + 4 - 1 = 5.
+  CHECK(hypervolume({{1, 1, 0}, {0, 0, 1}}, {2, 2, 2}) == Approx(5));
+}
+
+TEST_CASE("objective_fronts_and_constrained_domination", "[objective]") {
+  const std::vector<std::vector<double>> p{{1, 3}, {2, 2}, {3, 1}, {3, 3}, {0, 0}};
+  const auto f = nondominated_fronts(p, {0, 0, 0, 0, 1});  // the last one is infeasible
+  CHECK(f == std::vector<int>{0, 0, 0, 1, 2});
+  const auto cd = crowding_distance(p, {0, 1, 2});
+  CHECK(std::isinf(cd[0]));
+  CHECK(std::isinf(cd[2]));
+  CHECK(cd[1] == Approx(2.0));
+  CHECK(constrained_dominates({5, 5}, 0, {0, 0}, 1));
+  CHECK(constrained_dominates({5, 5}, 0.5, {0, 0}, 1));
+}
