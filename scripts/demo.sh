@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The default demo on built-in data: a design space, uniformly sampled architectures,
-# one architecture's graph, hash and costs, the edit distance between two of them, and a
-# Transformer2vec embedding of the sample. Results go to results/demo/.
+# one architecture's graph, hash and costs, the edit distance between two of them, a
+# Transformer2vec embedding, and an NSGA-II search for the architectures with the most
+# parameters per FLOP. Results go to results/demo/.
 set -euo pipefail
 flexnas=${1:-build/bin/flexnas}
 out=results/demo
@@ -32,4 +33,13 @@ echo "ged: $("$flexnas" graph ged --space "$space" --model "@$out/architecture.j
 step "Transformer2vec embedding of 300 sampled architectures"
 "$flexnas" embed --space "$space" -n 300 --seed 1 --quality-pairs 300 -o "$out/embedding.json"
 
-printf '\nResults are in %s/: space.txt, sample.jsonl, architecture.json, architecture.dot, costs.txt, embedding.json\n' "$out"
+step "NSGA-II search: most parameters for the fewest FLOPs, 120 trials"
+rm -rf "$out/study"
+"$flexnas" search --space "$space" --evaluator params --evaluator flops:seq=128 \
+  --objective params:max --objective flops:min --policy nsga2:population=24 --budget 120 --seed 1 --workers 2 \
+  --out "$out/study"
+"$flexnas" export --study "$out/study" --what pareto --format csv -o "$out/pareto.csv"
+
+printf '\nResults are in %s/: space.txt, sample.jsonl, architecture.json, architecture.dot, costs.txt,\n' "$out"
+printf 'embedding.json, study/ (trials.jsonl, pareto.json, best.json, study.sqlite) and pareto.csv\n'
+printf 'Continue the search with: %s resume --study %s/study --budget 240\n' "$flexnas" "$out"

@@ -89,6 +89,39 @@ expect_input_error "neither a built-in space" "$flexnas" space count --space fle
 printf 'layers: [2]\nhidden: [128]\nheads: [2]\noperations: {sa: [sdp]}\nff: {depth: [1], width: [512]}\nheds: [4]\n' > typo.yaml
 expect_input_error "heds: unknown key" "$flexnas" space info --space typo.yaml
 
+# --- search, resume, export ----------------------------------------------------------------
+S=(--space flexibert-hetero --evaluator params --evaluator flops --objective params:max --constraint 'flops<=8e8')
+"$flexnas" search "${S[@]}" --budget 30 --seed 4 --workers 1 --out w1 >/dev/null &&
+  "$flexnas" search "${S[@]}" --budget 30 --seed 4 --workers 2 --out w2 >/dev/null &&
+  cmp -s <("$flexnas" export --study w1 --what all --format csv | cut -d, -f1-3 | sort) \
+         <("$flexnas" export --study w2 --what all --format csv | cut -d, -f1-3 | sort) &&
+  [[ $("$flexnas" export --study w1 --what all --format csv | wc -l) -eq 31 ]] && ok || bad "workers 1 vs 2 determinism"
+"$flexnas" export --study w1 --what best --format flexibert -o best.json && "$flexnas" space validate --space flexibert-hetero \
+  --model @best.json >/dev/null && ok || bad "export best as a model dict"
+for f in w1/study.sqlite w1/trials.jsonl w1/pareto.json w1/best.json; do [[ -s $f ]] && ok || bad "missing $f"; done
+[[ $(stat -c %a w1) == 700 ]] && ok || bad "study directory permissions $(stat -c %a w1)"
+out=$("$flexnas" search --space flexibert-test --evaluator params --evaluator flops --objective params:min \
+  --objective flops:min --policy nsga2:population=10 --budget 40 --out ns)
+grep -q "hypervolume" <<<"$out" && ok || bad "nsga2 prints no hypervolume: $out"
+python3 - <<'PY' && ok || bad "pareto.json is dominated"
+import json
+p = [(t["values"]["params"], t["values"]["flops"]) for t in json.load(open("ns/pareto.json"))]
+assert p and not any(b != a and b[0] <= a[0] and b[1] <= a[1] for a in p for b in p)
+PY
+expect_input_error "already holds a study" "$flexnas" search "${S[@]}" --budget 5 --out w1
+expect_input_error "unknown policy 'bogus' (valid: random, evolution, nsga2" "$flexnas" search "${S[@]}" --policy bogus --out x1
+expect_input_error "unknown evaluator 'latency' (valid:" "$flexnas" search --space flexibert-test --evaluator latency \
+  --objective params:min --out x2
+expect_input_error "objective 'accuracy' is provided by no evaluator" "$flexnas" search --space flexibert-test \
+  --evaluator params --objective accuracy:max --out x3
+printf '%s\n' '{"model":{"l":2,"o":["sa","sa"],"h":[128,128],"n":[2,2],"f":[[512],[512]],"p":["sdp","sdp"]}}' \
+  '{"model":{"l":2,"o":["sa"]}}' > badpool.jsonl
+expect_input_error "badpool.jsonl:2" "$flexnas" search --pool badpool.jsonl --evaluator params --objective params:min --out x4
+expect_input_error "takes one objective" "$flexnas" search --space flexibert-test --evaluator params --evaluator flops \
+  --objective params:min --objective flops:min --policy evolution --out x5
+expect_input_error "holds no study" "$flexnas" resume --study nowhere
+[[ ! -e x1 && ! -e x2 && ! -e x3 && ! -e x5 ]] && ok || bad "a refused search left a study directory behind"
+
 # --- every command shown in the README and docs -------------------------------------------
 ln -s "$src/data" data
 while IFS= read -r line; do
