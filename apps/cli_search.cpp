@@ -205,9 +205,7 @@ void add_search_commands(CLI::App& app) {
         policies.create(c["policy"].get<std::string>(), PolicyContext{setup.domain.get(), setup.objectives,
                                                                       setup.constraints, *seed});
       }
-      auto study = Study::create(*out, c);
-      // The probe policy above claimed proposals in the domain: start from a fresh one.
-      setup = setup_from_config(c, registry);
+      auto study = Study::create(*out, c);  // policies claim proposals only in ask(): the domain is fresh
       run_and_report(*study, setup, registry, *workers, *max_time);
     });
   }

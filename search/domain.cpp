@@ -29,7 +29,7 @@ SearchDomain::SearchDomain(std::vector<Architecture> pool, std::optional<DesignS
   opt.seed = seed;
   opt.landmarks = std::min<int>(opt.landmarks, static_cast<int>(pool_.size()));
   opt.dim = std::min<int>(opt.dim, std::max(1, static_cast<int>(pool_.size()) - 1));
-  embedding_ = std::make_unique<Embedding>(Embedding::fit(pool_, space_, opt));
+  embedding_ = std::make_shared<const Embedding>(Embedding::fit(pool_, space_, opt));
 }
 
 std::string SearchDomain::key(const Architecture& a) const { return graph_hash(a, space_.label_form()); }

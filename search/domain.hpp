@@ -46,7 +46,7 @@ class SearchDomain {
   DesignSpace space_;
   std::vector<Architecture> pool_;
   std::vector<std::string> pool_keys_;
-  std::unique_ptr<Embedding> embedding_;
+  std::shared_ptr<const Embedding> embedding_;  // shared by copies of the domain
   std::set<std::string> seen_;
 };
 
