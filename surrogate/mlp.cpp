@@ -19,29 +19,29 @@ Eigen::Map<const Eigen::RowVectorXd> bias(const Eigen::VectorXd& p, const Layer&
   return {p.data() + l.offset + Index{l.in} * l.out, l.out};
 }
 
-// Softplus over an array: max(z, 0) + log(1 + exp(-|z|)) never overflows. log of a value
-// in (1, 2] loses nothing that matters here and, unlike log1p, is vectorised by Eigen.
-template <typename In>
-auto softplus_array(const In& z) {
-  return z.max(0.0) + (1.0 + (-z.abs()).exp()).log();
-}
-
 template <typename In>
 auto sigmoid_array(const In& z) {
   return 1.0 / (1.0 + (-z).exp());
 }
 
-// Applies layer `l` to `in` into `out`; `mask` receives the dropout mask when one is used.
+// Applies layer `l` to `in` into `out`. `aux` receives what backward needs besides the
+// layer's input: the dropout mask, or the activation's derivative (saves recomputing exp).
 void apply(const Layer& l, const Eigen::VectorXd& p, const MatrixXd& in, MatrixXd& out,
-           MatrixXd* mask, const DropoutMode& mode, std::size_t dropout_index) {
+           MatrixXd& aux, const DropoutMode& mode, std::size_t dropout_index) {
   switch (l.kind) {
     case LayerKind::kLinear:
       out.noalias() = in * weights(p, l);
       out.rowwise() += bias(p, l);
       return;
-    case LayerKind::kSoftplus:
-      out = softplus_array(in.array()).matrix();
+    case LayerKind::kSoftplus: {
+      // e = exp(-|z|): softplus = max(z, 0) + log(1 + e), sigmoid = 1/(1+e) or e/(1+e).
+      // log of a value in (1, 2] is as good as log1p here and Eigen vectorises it.
+      const Eigen::ArrayXXd e = (-in.array().abs()).exp();
+      const Eigen::ArrayXXd inv = 1.0 / (1.0 + e);
+      out = (in.array().max(0.0) + (1.0 + e).log()).matrix();
+      aux = (in.array() >= 0).select(inv, e * inv).matrix();
       return;
+    }
     case LayerKind::kRelu:
       out = in.cwiseMax(0.0);
       return;
@@ -49,21 +49,27 @@ void apply(const Layer& l, const Eigen::VectorXd& p, const MatrixXd& in, MatrixX
       out = sigmoid_array(in.array()).matrix();
       return;
     case LayerKind::kDropout: {
-      const double keep = 1.0 - l.rate;
       if (mode.rng) {
-        MatrixXd m(in.rows(), in.cols());
-        std::bernoulli_distribution bern(keep);
-        for (Index j = 0; j < m.cols(); ++j)
-          for (Index i = 0; i < m.rows(); ++i) m(i, j) = bern(*mode.rng) ? 1.0 / keep : 0.0;
-        out = in.cwiseProduct(m);
-        if (mask) *mask = std::move(m);
+        // Four 16-bit uniforms per 64-bit draw; a unit is kept with probability
+        // threshold / 65536 and scaled by its inverse, so the mean is preserved exactly.
+        const auto threshold = static_cast<std::uint64_t>(std::llround((1.0 - l.rate) * 65536));
+        const double scale = threshold ? 65536.0 / static_cast<double>(threshold) : 0.0;
+        aux.resize(in.rows(), in.cols());
+        double* m = aux.data();
+        const Index size = aux.size();
+        for (Index i = 0; i < size; i += 4) {
+          std::uint64_t bits = (*mode.rng)();
+          for (Index k = i; k < std::min(size, i + 4); ++k, bits >>= 16)
+            m[k] = (bits & 0xffff) < threshold ? scale : 0.0;
+        }
+        out = in.cwiseProduct(aux);
       } else if (mode.masks) {
         const Eigen::RowVectorXd& m = (*mode.masks)[dropout_index];
         out = in.array().rowwise() * m.array();
-        if (mask) *mask = m;
+        aux = m;
       } else {
         out = in;
-        if (mask) mask->resize(0, 0);
+        aux.resize(0, 0);
       }
       return;
     }
@@ -217,11 +223,11 @@ const Eigen::MatrixXd& Mlp::forward(const Eigen::MatrixXd& x, Tape& tape,
                            " masks, expected " + std::to_string(dropouts));
   }
   tape.values.resize(layers_.size() + 1);
-  tape.masks.resize(layers_.size());
+  tape.aux.resize(layers_.size());
   tape.values[0] = x;
   std::size_t dropout_index = 0;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
-    apply(layers_[i], params_, tape.values[i], tape.values[i + 1], &tape.masks[i], mode,
+    apply(layers_[i], params_, tape.values[i], tape.values[i + 1], tape.aux[i], mode,
           dropout_index);
     dropout_index += layers_[i].kind == LayerKind::kDropout;
   }
@@ -257,7 +263,7 @@ Eigen::MatrixXd Mlp::backward(const Tape& tape, const Eigen::MatrixXd& grad_out,
         break;
       }
       case LayerKind::kSoftplus:
-        g.array() *= sigmoid_array(in.array());
+        g.array() *= tape.aux[k].array();
         break;
       case LayerKind::kRelu:
         g.array() *= (in.array() > 0.0).cast<double>();
@@ -266,7 +272,7 @@ Eigen::MatrixXd Mlp::backward(const Tape& tape, const Eigen::MatrixXd& grad_out,
         g.array() *= out.array() * (1.0 - out.array());
         break;
       case LayerKind::kDropout: {
-        const MatrixXd& m = tape.masks[k];
+        const MatrixXd& m = tape.aux[k];
         if (m.size() == 0) break;
         if (m.rows() == g.rows())
           g.array() *= m.array();

@@ -39,7 +39,8 @@ struct DropoutMode {
 // same batch size avoids reallocation in training loops.
 struct Tape {
   std::vector<Eigen::MatrixXd> values;  // values[i]: input of layer i; values.back(): output
-  std::vector<Eigen::MatrixXd> masks;   // masks[i]: the dropout mask of layer i (n x w or 1 x w)
+  // aux[i]: layer i's dropout mask (n x w or 1 x w) or its activation derivative (n x w).
+  std::vector<Eigen::MatrixXd> aux;
 };
 
 class Mlp {

@@ -33,13 +33,13 @@ LinearView view(const Eigen::VectorXd& p, const NpnLayer& l) {
           {base + 2 * w + l.out, l.out}};
 }
 
+// softplus(raw) and its derivative sigmoid(raw) from one exp (see mlp.cpp).
 template <typename In>
-auto softplus_array(const In& z) {
-  return z.max(0.0) + (1.0 + (-z.abs()).exp()).log();
-}
-template <typename In>
-auto sigmoid_array(const In& z) {
-  return 1.0 / (1.0 + (-z).exp());
+void softplus_and_slope(const In& raw, MatrixXd& value, MatrixXd& slope) {
+  const Eigen::ArrayXXd e = (-raw.array().abs()).exp();
+  const Eigen::ArrayXXd inv = 1.0 / (1.0 + e);
+  value = (raw.array().max(0.0) + (1.0 + e).log()).matrix();
+  slope = (raw.array() >= 0).select(inv, e * inv).matrix();
 }
 
 // 16-point Gauss-Legendre rule on [0, 1], by Newton's method on P_16 (computed once).
@@ -70,6 +70,24 @@ struct GaussLegendre {
 const GaussLegendre& gauss_legendre() {
   static const GaussLegendre rule;
   return rule;
+}
+
+// relu_moments over whole matrices: only erfc is scalar (Eigen has no double erfc packet).
+void relu_moments_array(const MatrixXd& c_in, const MatrixXd& d_in, MatrixXd& m, MatrixXd& v,
+                        std::array<MatrixXd, 4>& g) {
+  const auto c = c_in.array();
+  const Eigen::ArrayXXd s = d_in.array().max(kMinVar).sqrt();
+  const Eigen::ArrayXXd u = c / s;
+  const Eigen::ArrayXXd cdf =
+      u.unaryExpr([](double z) { return 0.5 * std::erfc(-z * std::numbers::sqrt2 / 2); });
+  const Eigen::ArrayXXd pdf = kInvSqrt2Pi * (-0.5 * u.square()).exp();
+  m = (c * cdf + s * pdf).matrix();
+  const auto ma = m.array();
+  v = ((c.square() + s.square()) * cdf + c * s * pdf - ma.square()).max(kMinVar).matrix();
+  g[0] = cdf.matrix();
+  g[1] = (pdf / (2 * s)).matrix();
+  g[2] = (2 * ma * (1 - cdf)).matrix();
+  g[3] = (cdf - ma * pdf / s).matrix();
 }
 
 }  // namespace
@@ -235,6 +253,7 @@ void Npn::forward(const Eigen::MatrixXd& x, NpnTape& tape) const {
   tape.mean.resize(n_layers + 1);
   tape.var.resize(n_layers + 1);
   tape.partials.resize(n_layers);
+  tape.variances.resize(n_layers);
   tape.mean[0] = x;
   tape.var[0].setZero(x.rows(), x.cols());
   for (std::size_t i = 0; i < n_layers; ++i) {
@@ -245,17 +264,24 @@ void Npn::forward(const Eigen::MatrixXd& x, NpnTape& tape) const {
     MatrixXd& v = tape.var[i + 1];
     if (l.kind == NpnLayerKind::kLinear) {
       const LinearView p = view(params_, l);
-      const MatrixXd ws = softplus_array(p.wr.array()).matrix();
+      auto& var = tape.variances[i];
+      softplus_and_slope(p.wr, var[0], var[1]);
+      softplus_and_slope(p.br, var[2], var[3]);
+      const MatrixXd& ws = var[0];
       m.noalias() = c * p.wm;
       m.rowwise() += p.bm;
       // Var of sum_k a_k w_k with independent a ~ (c, d), w ~ (wm, ws):
       // d (ws + wm^2) + c^2 ws.
       v.noalias() = c.cwiseAbs2() * ws;
       if (i > 0) v.noalias() += d * (ws + p.wm.cwiseAbs2());
-      v.rowwise() += softplus_array(p.br.array()).matrix();
+      v.rowwise() += var[2].row(0);
       continue;
     }
     auto& g = tape.partials[i];
+    if (l.kind == NpnLayerKind::kRelu) {
+      relu_moments_array(c, d, m, v, g);
+      continue;
+    }
     m.resize(c.rows(), c.cols());
     v.resize(c.rows(), c.cols());
     for (auto& a : g) a.resize(c.rows(), c.cols());
@@ -302,7 +328,8 @@ Eigen::MatrixXd Npn::backward(const NpnTape& tape, const Eigen::MatrixXd& grad_m
     const MatrixXd& c = tape.mean[k];
     const MatrixXd& d = tape.var[k];
     const bool input_layer = k == 0;  // input variance is exactly 0
-    const MatrixXd ws = softplus_array(p.wr.array()).matrix();
+    const auto& var = tape.variances[k];
+    const MatrixXd& ws = var[0];
     if (grad_params) {
       const Index w = Index{l.in} * l.out;
       double* base = grad_params->data() + l.offset;
@@ -315,9 +342,9 @@ Eigen::MatrixXd Npn::backward(const NpnTape& tape, const Eigen::MatrixXd& grad_m
         g_ws += dt_gv;
         g_wm += 2 * p.wm.cwiseProduct(dt_gv);
       }
-      g_wr.array() += g_ws.array() * sigmoid_array(p.wr.array());
+      g_wr.array() += g_ws.array() * var[1].array();
       g_bm += gm.colwise().sum();
-      g_br.array() += gv.colwise().sum().array() * sigmoid_array(p.br.array());
+      g_br.array() += gv.colwise().sum().array() * var[3].row(0).array();
     }
     MatrixXd gc = gm * p.wm.transpose();
     gc.noalias() += 2 * c.cwiseProduct(gv * ws.transpose());

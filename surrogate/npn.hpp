@@ -33,6 +33,9 @@ struct NpnTape {
   // Activation layers: partial derivatives of the output moments (m, v) with respect to the
   // input moments (c, d): dm/dc, dm/dd, dv/dc, dv/dd.
   std::vector<std::array<Eigen::MatrixXd, 4>> partials;
+  // Linear layers: weight variances softplus(raw) and their derivatives sigmoid(raw), for W
+  // (in x out) then b (1 x out), computed once per pass.
+  std::vector<std::array<Eigen::MatrixXd, 4>> variances;
 };
 
 class Npn {

@@ -21,17 +21,18 @@ AdamW::AdamW(Eigen::Index num_params, const AdamWOptions& opt)
 void AdamW::step(Eigen::VectorXd& params, const Eigen::VectorXd& grad, double lr,
                  const Eigen::VectorXd& decay_mask) {
   ++t_;
-  m_ = opt_.beta1 * m_ + (1 - opt_.beta1) * grad;
-  v_ = opt_.beta2 * v_ + (1 - opt_.beta2) * grad.cwiseAbs2();
-  const double c1 = 1 - std::pow(opt_.beta1, t_);
-  const double c2 = 1 - std::pow(opt_.beta2, t_);
-  if (opt_.weight_decay > 0) {
-    if (decay_mask.size() == params.size())
-      params.array() -= lr * opt_.weight_decay * decay_mask.array() * params.array();
-    else
-      params *= 1 - lr * opt_.weight_decay;
+  const double c1 = 1 / (1 - std::pow(opt_.beta1, t_));
+  const double c2 = 1 / (1 - std::pow(opt_.beta2, t_));
+  const bool masked = decay_mask.size() == params.size();
+  const double decay = lr * opt_.weight_decay;
+  // One fused pass: this runs once per mini-batch on every parameter.
+  for (Eigen::Index i = 0; i < params.size(); ++i) {
+    const double g = grad[i];
+    m_[i] = opt_.beta1 * m_[i] + (1 - opt_.beta1) * g;
+    v_[i] = opt_.beta2 * v_[i] + (1 - opt_.beta2) * g * g;
+    params[i] -= decay * (masked ? decay_mask[i] : 1.0) * params[i] +
+                 lr * (m_[i] * c1) / (std::sqrt(v_[i] * c2) + opt_.eps);
   }
-  params.array() -= lr * (m_.array() / c1) / ((v_.array() / c2).sqrt() + opt_.eps);
 }
 
 double LrSchedule::at(int t, int total) const {
@@ -105,6 +106,44 @@ TrainReport train_minibatch(Eigen::VectorXd& params, const Eigen::VectorXd& deca
     report.loss =
         std::accumulate(recent.begin(), recent.end(), 0.0) / static_cast<double>(recent.size());
   return report;
+}
+
+TrainReport train_mse(Mlp& net, const Eigen::MatrixXd& x, const Eigen::VectorXd& t,
+                      const TrainOptions& opt, Rng& rng) {
+  if (x.rows() != t.size()) throw SurrogateError("train: x and t have different row counts");
+  Tape tape;
+  const bool dropout = net.has_dropout();
+  Eigen::MatrixXd xb, gout;
+  BatchLoss loss = [&](const std::vector<Eigen::Index>& rows, Eigen::VectorXd& grad) {
+    xb = gather_rows(x, rows);
+    const Eigen::MatrixXd& out = net.forward(xb, tape, {dropout ? &rng : nullptr, nullptr});
+    const Eigen::VectorXd r = out.col(0) - gather(t, rows);
+    const double k = static_cast<double>(rows.size());
+    gout = (2 / k) * r;
+    net.backward(tape, gout, &grad);
+    return r.squaredNorm() / k;
+  };
+  return train_minibatch(net.params(), net.decay_mask(), x.rows(), loss, opt, rng);
+}
+
+TrainReport train_gaussian_nll(Npn& net, const Eigen::MatrixXd& x, const Eigen::VectorXd& t,
+                               double mean_weight, const TrainOptions& opt, Rng& rng) {
+  if (x.rows() != t.size()) throw SurrogateError("train: x and t have different row counts");
+  if (!(mean_weight > 0)) throw SurrogateError("train: mean_weight must be > 0");
+  NpnTape tape;
+  Eigen::MatrixXd gm, gv;
+  BatchLoss loss = [&](const std::vector<Eigen::Index>& rows, Eigen::VectorXd& grad) {
+    net.forward(gather_rows(x, rows), tape);
+    const auto m = tape.mean.back().col(0).array();
+    const auto s = tape.var.back().col(0).array();
+    const Eigen::ArrayXd r = m - gather(t, rows).array();
+    const double k = static_cast<double>(rows.size());
+    gm = (mean_weight * r / s / k).matrix();
+    gv = (0.5 * (1 / s - mean_weight * r.square() / s.square()) / k).matrix();
+    net.backward(tape, gm, gv, &grad);
+    return (0.5 * (mean_weight * r.square() / s + s.log())).sum() / k;
+  };
+  return train_minibatch(net.params(), net.decay_mask(), x.rows(), loss, opt, rng);
 }
 
 }  // namespace flexnas::nn

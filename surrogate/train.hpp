@@ -10,6 +10,7 @@
 #include <Eigen/Dense>
 
 #include "surrogate/mlp.hpp"
+#include "surrogate/npn.hpp"
 
 namespace flexnas::nn {
 
@@ -76,6 +77,17 @@ using BatchLoss =
 TrainReport train_minibatch(Eigen::VectorXd& params, const Eigen::VectorXd& decay_mask,
                             Eigen::Index n, const BatchLoss& loss, const TrainOptions& opt,
                             Rng& rng);
+
+// Mean squared error of net(x) against t (n), dropout active when the network has any.
+TrainReport train_mse(Mlp& net, const Eigen::MatrixXd& x, const Eigen::VectorXd& t,
+                      const TrainOptions& opt, Rng& rng);
+
+// The BOSHNAS heteroscedastic loss of an NPN with mean m and variance s against t (n):
+// mean over rows of 0.5 (mean_weight (m - t)^2 / s + ln s). With weight w this is the
+// Gaussian negative log-likelihood with variance s / w (up to a constant), so the model's
+// noise variance is s / w.
+TrainReport train_gaussian_nll(Npn& net, const Eigen::MatrixXd& x, const Eigen::VectorXd& t,
+                               double mean_weight, const TrainOptions& opt, Rng& rng);
 
 // Rows of `m` picked by `rows`.
 Eigen::MatrixXd gather_rows(const Eigen::MatrixXd& m, const std::vector<Eigen::Index>& rows);
