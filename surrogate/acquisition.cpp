@@ -134,9 +134,10 @@ AcquisitionFunction::AcquisitionFunction(const Surrogate& s, const Acquisition& 
 
 Eigen::VectorXd AcquisitionFunction::evaluate(const Eigen::MatrixXd& x, Eigen::MatrixXd* grad,
                                               Eigen::Index first_id) const {
-  PredictionGradient g;
-  const Prediction p = s_.predict(x, grad ? &g : nullptr);
   const bool total = u_ == Uncertainty::kTotal;
+  PredictionGradient g;
+  g.want_aleatoric = total;
+  const Prediction p = s_.predict(x, grad ? &g : nullptr);
   const Eigen::VectorXd sd = total ? p.total() : p.epistemic;
   AcquisitionValue a = a_.evaluate(p.mean, sd, first_id);
   if (grad) {

@@ -21,6 +21,8 @@ NpnOptions seeded(NpnOptions n, std::uint64_t seed) {
 
 }  // namespace
 
+BoshnasSurrogate::BoshnasSurrogate() : BoshnasSurrogate(BoshnasOptions{}) {}
+
 BoshnasSurrogate::BoshnasSurrogate(const BoshnasOptions& opt)
     : opt_(opt), teacher_(seeded(opt.teacher, opt.seed)), npn_(seeded(opt.npn, opt.seed)) {
   if (opt.student_extra < 0)
@@ -37,7 +39,7 @@ FitReport BoshnasSurrogate::fit(const Eigen::MatrixXd& x, const Eigen::VectorXd&
         teacher_rep = teacher_.fit(x, y);
         nn::Rng rng(detail::mix_seed(opt_.seed, 3));
         // Student points: the data, then uniform points in the widened bounding box.
-        const Eigen::Index n = x.rows(), extra = n * opt_.student_extra;
+        const Eigen::Index n = x.rows(), extra = opt_.student_extra;
         Eigen::MatrixXd pts(n + extra, x.cols());
         pts.topRows(n) = x;
         const Eigen::RowVectorXd lo = x.colwise().minCoeff(), hi = x.colwise().maxCoeff();
@@ -85,7 +87,17 @@ Eigen::VectorXd BoshnasSurrogate::student_std(const Eigen::MatrixXd& x,
 
 Prediction BoshnasSurrogate::predict(const Eigen::MatrixXd& x, PredictionGradient* grad) const {
   check_query("boshnas", dim(), x);
-  Prediction p = npn_.predict(x, grad);
+  PredictionGradient ng;
+  if (grad) {
+    ng.want_mean = grad->want_mean && opt_.mean == MeanSource::kNpn;
+    ng.want_aleatoric = grad->want_aleatoric;
+    ng.want_epistemic = false;
+  }
+  Prediction p = npn_.predict(x, grad ? &ng : nullptr);
+  if (grad) {
+    grad->mean = std::move(ng.mean);
+    grad->aleatoric = std::move(ng.aleatoric);
+  }
   const bool use_teacher =
       opt_.epistemic == EpistemicSource::kTeacher || opt_.mean == MeanSource::kTeacher;
   PredictionGradient tg;
@@ -96,7 +108,7 @@ Prediction BoshnasSurrogate::predict(const Eigen::MatrixXd& x, PredictionGradien
     if (grad) grad->mean = tg.mean;
   }
   if (opt_.epistemic == EpistemicSource::kStudent) {
-    p.epistemic = student_std(x, grad ? &grad->epistemic : nullptr);
+    p.epistemic = student_std(x, grad && grad->want_epistemic ? &grad->epistemic : nullptr);
   } else {
     p.epistemic = tp.epistemic;
     if (grad) grad->epistemic = tg.epistemic;

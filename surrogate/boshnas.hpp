@@ -31,10 +31,11 @@ struct BoshnasOptions {
   TeacherOptions teacher;                   // its seed is replaced by one derived from `seed`
   std::vector<int> student_hidden{64, 32};  // student widths (Softplus, sigmoid output)
   nn::TrainOptions student_train = default_network_training();
-  // Extra student training points per training point, uniform in the data's bounding box
-  // widened by 10% per side: the reference fits the student at the data only, where the
-  // teacher's std is smallest, and so it learns little about uncertainty elsewhere.
-  int student_extra = 4;
+  // Extra student training points, uniform in the data's bounding box widened by 10% per
+  // side: the reference fits the student at the data only, where the teacher's std is
+  // smallest, so it learns little about uncertainty elsewhere. A fixed count: training sees
+  // steps x batch_size rows whatever the set size.
+  int student_extra = 256;
   NpnOptions npn;  // its seed is replaced by one derived from `seed`
   EpistemicSource epistemic = EpistemicSource::kStudent;
   MeanSource mean = MeanSource::kNpn;
@@ -43,7 +44,10 @@ struct BoshnasOptions {
 
 class BoshnasSurrogate : public Surrogate {
  public:
-  explicit BoshnasSurrogate(const BoshnasOptions& opt = {});
+  // Out of line: GCC 12 warns (maybe-uninitialized, a false positive) on an inline default
+  // argument holding a std::function.
+  BoshnasSurrogate();
+  explicit BoshnasSurrogate(const BoshnasOptions& opt);
   std::string name() const override { return "boshnas"; }
   // Teacher then student on one thread, the NPN on another (TBB).
   FitReport fit(const Eigen::MatrixXd& x, const Eigen::VectorXd& y) override;

@@ -1,5 +1,6 @@
 #include "surrogate/gobi.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <exception>
 #include <random>
@@ -21,62 +22,70 @@ struct StartResult {
   bool converged = false;
 };
 
-StartResult run_start(const ScalarFunction& f, const Eigen::RowVectorXd& lo,
-                      const Eigen::RowVectorXd& hi, Eigen::RowVectorXd x, const GobiOptions& opt,
-                      int start, std::mt19937_64& rng) {
-  const Eigen::Index id = start;
-  const Eigen::Index d = x.size();
-  x = x.cwiseMax(lo).cwiseMin(hi);
+// Runs starts [first, first + x.rows()) together: row i is start first + i. A finished row
+// stays in the batch unchanged (keeping rows and ids fixed) until every row is done.
+void run_task(const ScalarFunction& f, const Eigen::RowVectorXd& lo, const Eigen::RowVectorXd& hi,
+              Eigen::MatrixXd x, const GobiOptions& opt, int first,
+              std::vector<std::mt19937_64>& rngs, StartResult* out) {
+  const Eigen::Index rows = x.rows(), d = x.cols();
+  for (Eigen::Index i = 0; i < rows; ++i) x.row(i) = x.row(i).cwiseMax(lo).cwiseMin(hi);
   Eigen::MatrixXd g;
-  double z = f.evaluate(x, &g, id)[0];
-  StartResult best{x, z, 0, false};
-  Eigen::RowVectorXd m = Eigen::RowVectorXd::Zero(d), v = m;
-  int calm = 0;
-  for (int t = 1; t <= opt.max_steps; ++t) {
-    const Eigen::RowVectorXd grad = g.row(0);
-    Eigen::RowVectorXd step;
-    switch (opt.method) {
-      case GobiMethod::kGradientDescent:
-        step = opt.lr * grad;
-        break;
-      case GobiMethod::kAdam:
-      case GobiMethod::kAdaHessian: {
-        Eigen::RowVectorXd second = grad.cwiseAbs2();
-        if (opt.method == GobiMethod::kAdaHessian) {
-          // Hutchinson: E[z * (H z)] = diag(H) for Rademacher z.
-          Eigen::RowVectorXd diag = Eigen::RowVectorXd::Zero(d);
-          Eigen::MatrixXd z_vec(1, d);
-          for (int s = 0; s < opt.hutchinson_samples; ++s) {
-            for (Eigen::Index j = 0; j < d; ++j) z_vec(0, j) = (rng() & 1) ? 1.0 : -1.0;
-            diag += z_vec.row(0).cwiseProduct(f.hvp(x, z_vec, id).row(0));
-          }
-          second = (diag / opt.hutchinson_samples).cwiseAbs2();
-        }
-        m = opt.beta1 * m + (1 - opt.beta1) * grad;
-        v = opt.beta2 * v + (1 - opt.beta2) * second;
-        const double c1 = 1 - std::pow(opt.beta1, t), c2 = 1 - std::pow(opt.beta2, t);
-        const double power = opt.method == GobiMethod::kAdaHessian ? opt.hessian_power : 1.0;
-        const Eigen::ArrayXXd denom = (v.array() / c2).sqrt().pow(power) + opt.eps;
-        step = (opt.lr * (m.array() / c1) / denom).matrix();
-        break;
+  Eigen::VectorXd z = f.evaluate(x, &g, first);
+  for (Eigen::Index i = 0; i < rows; ++i) out[i] = {x.row(i), z[i], 0, false};
+  Eigen::MatrixXd m = Eigen::MatrixXd::Zero(rows, d), v = m, probe(rows, d);
+  std::vector<int> calm(static_cast<std::size_t>(rows), 0);
+  std::vector<char> active(static_cast<std::size_t>(rows), 1);
+  Eigen::Index left = rows;
+  for (int t = 1; t <= opt.max_steps && left > 0; ++t) {
+    Eigen::MatrixXd second = g.cwiseAbs2();
+    if (opt.method == GobiMethod::kAdaHessian) {
+      // Hutchinson: E[z * (H z)] = diag(H) for Rademacher z.
+      Eigen::MatrixXd diag = Eigen::MatrixXd::Zero(rows, d);
+      for (int s = 0; s < opt.hutchinson_samples; ++s) {
+        for (Eigen::Index i = 0; i < rows; ++i)
+          for (Eigen::Index j = 0; j < d; ++j)
+            probe(i, j) = active[static_cast<std::size_t>(i)]
+                              ? ((rngs[static_cast<std::size_t>(i)]() & 1) ? 1.0 : -1.0)
+                              : 0.0;
+        diag += probe.cwiseProduct(f.hvp_at(x, g, probe, first));
+      }
+      second = (diag / opt.hutchinson_samples).cwiseAbs2();
+    }
+    const double c1 = 1 - std::pow(opt.beta1, t), c2 = 1 - std::pow(opt.beta2, t);
+    const double power = opt.method == GobiMethod::kAdaHessian ? opt.hessian_power : 1.0;
+    for (Eigen::Index i = 0; i < rows; ++i) {
+      if (!active[static_cast<std::size_t>(i)]) continue;
+      Eigen::RowVectorXd step;
+      if (opt.method == GobiMethod::kGradientDescent) {
+        step = opt.lr * g.row(i);
+      } else {
+        m.row(i) = opt.beta1 * m.row(i) + (1 - opt.beta1) * g.row(i);
+        v.row(i) = opt.beta2 * v.row(i) + (1 - opt.beta2) * second.row(i);
+        const Eigen::ArrayXXd denom = (v.row(i).array() / c2).sqrt().pow(power) + opt.eps;
+        step = (opt.lr * (m.row(i).array() / c1) / denom).matrix();
+      }
+      x.row(i) = (x.row(i) - step).cwiseMax(lo).cwiseMin(hi);
+    }
+    const Eigen::VectorXd z_new = f.evaluate(x, &g, first);
+    for (Eigen::Index i = 0; i < rows; ++i) {
+      const auto si = static_cast<std::size_t>(i);
+      if (!active[si]) continue;
+      StartResult& r = out[i];
+      r.steps = t;
+      if (z_new[i] < r.value) {
+        r.value = z_new[i];
+        r.x = x.row(i);
+      }
+      calm[si] = std::abs(z_new[i] - z[i]) < opt.tolerance ? calm[si] + 1 : 0;
+      const bool stop = opt.on_step && opt.on_step(first + static_cast<int>(i), t, z_new[i]);
+      if (calm[si] >= opt.patience) r.converged = true;
+      if (stop || r.converged) {
+        active[si] = 0;
+        --left;
       }
     }
-    x = (x - step).cwiseMax(lo).cwiseMin(hi);
-    const double z_new = f.evaluate(x, &g, id)[0];
-    best.steps = t;
-    if (z_new < best.value) {
-      best.value = z_new;
-      best.x = x;
-    }
-    calm = std::abs(z_new - z) < opt.tolerance ? calm + 1 : 0;
     z = z_new;
-    if (opt.on_step && opt.on_step(start, t, z)) break;
-    if (calm >= opt.patience) {
-      best.converged = true;
-      break;
-    }
   }
-  return best;
 }
 
 }  // namespace
@@ -103,23 +112,32 @@ GobiResult gobi_minimise(const ScalarFunction& f, const Eigen::VectorXd& lo,
   const int k = starts.rows() > 0 ? static_cast<int>(starts.rows()) : opt.random_starts;
   if (k < 1) throw SurrogateError("gobi: no starts (random_starts < 1 and no rows given)");
 
+  if (opt.starts_per_task < 1) throw SurrogateError("gobi: starts_per_task must be >= 1");
   const Eigen::RowVectorXd lo_r = lo.transpose(), hi_r = hi.transpose();
+  // Per start: its random stream, then its starting point from it.
+  std::vector<std::mt19937_64> rngs;
+  Eigen::MatrixXd x0(k, d);
+  for (int s = 0; s < k; ++s) {
+    rngs.emplace_back(detail::mix_seed(opt.seed, static_cast<std::uint64_t>(s)));
+    if (starts.rows() > 0) {
+      x0.row(s) = starts.row(s);
+    } else {
+      std::uniform_real_distribution<double> u(0, 1);
+      for (int j = 0; j < d; ++j) x0(s, j) = lo_r[j] + u(rngs.back()) * (hi_r[j] - lo_r[j]);
+    }
+  }
   std::vector<StartResult> results(static_cast<std::size_t>(k));
-  std::vector<std::exception_ptr> errors(static_cast<std::size_t>(k));
-  tbb::parallel_for(0, k, [&](int s) {
-    const auto si = static_cast<std::size_t>(s);
+  const int tasks = (k + opt.starts_per_task - 1) / opt.starts_per_task;
+  std::vector<std::exception_ptr> errors(static_cast<std::size_t>(tasks));
+  tbb::parallel_for(0, tasks, [&](int task) {
+    const int first = task * opt.starts_per_task;
+    const int count = std::min(opt.starts_per_task, k - first);
     try {
-      std::mt19937_64 rng(detail::mix_seed(opt.seed, si));
-      Eigen::RowVectorXd x0(d);
-      if (starts.rows() > 0) {
-        x0 = starts.row(s);
-      } else {
-        std::uniform_real_distribution<double> u(0, 1);
-        for (int j = 0; j < d; ++j) x0[j] = lo_r[j] + u(rng) * (hi_r[j] - lo_r[j]);
-      }
-      results[si] = run_start(f, lo_r, hi_r, x0, opt, s, rng);
+      std::vector<std::mt19937_64> task_rngs(rngs.begin() + first, rngs.begin() + first + count);
+      run_task(f, lo_r, hi_r, x0.middleRows(first, count), opt, first, task_rngs,
+               results.data() + first);
     } catch (...) {
-      errors[si] = std::current_exception();  // carried to the caller below
+      errors[static_cast<std::size_t>(task)] = std::current_exception();  // rethrown below
     }
   });
   for (const auto& e : errors)

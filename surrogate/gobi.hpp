@@ -30,6 +30,10 @@ struct GobiOptions {
   double tolerance = 1e-5;
   int patience = 5;
   int random_starts = 10;  // used when no starts are given: uniform in the box
+  // Starts are cut into tasks of this many (fixed, so results do not depend on the number
+  // of threads); a task steps its starts together as one batch of rows, which costs far
+  // less per start than one row at a time. TBB runs the tasks in parallel.
+  int starts_per_task = 5;
   std::uint64_t seed = 1;  // start s uses streams derived from (seed, s) only
   // Called after every step of every start with (start, step, z); returning true stops
   // that start. Runs on worker threads: it must be thread-safe.
@@ -46,9 +50,11 @@ struct GobiResult {
 
 // Minimises f over [lo, hi] (d each) from the rows of `starts` (K x d, clamped into the box)
 // or, when `starts` has no rows, from opt.random_starts uniform points. Starts run in
-// parallel (TBB); the result is the same with any number of threads. Start s evaluates f
-// with first_id = s. An exception thrown by f for some start is rethrown here (the one of
-// the lowest start). Throws SurrogateError for bad shapes, bounds or options.
+// parallel (TBB); the result is the same with any number of threads. Start s is row s of
+// the batches f sees (its task passes first_id = its first start) and draws its random
+// start and Rademacher vectors from its own stream of (seed, s). An exception thrown by f
+// is rethrown here (the one of the lowest task). Throws SurrogateError for bad shapes, bounds or
+// options.
 GobiResult gobi_minimise(const ScalarFunction& f, const Eigen::VectorXd& lo,
                          const Eigen::VectorXd& hi, const Eigen::MatrixXd& starts = {},
                          const GobiOptions& opt = {});

@@ -232,6 +232,17 @@ void Npn::init(Rng& rng, double init_var) {
   }
 }
 
+void Npn::freeze() {
+  frozen_.assign(layers_.size(), {});
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    if (layers_[i].kind != NpnLayerKind::kLinear) continue;
+    const LinearView p = view(params_, layers_[i]);
+    softplus_and_slope(p.wr, frozen_[i][0], frozen_[i][1]);
+    softplus_and_slope(p.br, frozen_[i][2], frozen_[i][3]);
+    frozen_[i][4] = frozen_[i][0] + p.wm.cwiseAbs2();
+  }
+}
+
 Eigen::VectorXd Npn::decay_mask() const {
   Eigen::VectorXd m = Eigen::VectorXd::Zero(params_.size());
   for (const NpnLayer& l : layers_)
@@ -265,15 +276,20 @@ void Npn::forward(const Eigen::MatrixXd& x, NpnTape& tape) const {
     if (l.kind == NpnLayerKind::kLinear) {
       const LinearView p = view(params_, l);
       auto& var = tape.variances[i];
-      softplus_and_slope(p.wr, var[0], var[1]);
-      softplus_and_slope(p.br, var[2], var[3]);
+      if (frozen_.empty()) {
+        softplus_and_slope(p.wr, var[0], var[1]);
+        softplus_and_slope(p.br, var[2], var[3]);
+        var[4] = var[0] + p.wm.cwiseAbs2();
+      } else {
+        var = frozen_[i];
+      }
       const MatrixXd& ws = var[0];
       m.noalias() = c * p.wm;
       m.rowwise() += p.bm;
       // Var of sum_k a_k w_k with independent a ~ (c, d), w ~ (wm, ws):
       // d (ws + wm^2) + c^2 ws.
       v.noalias() = c.cwiseAbs2() * ws;
-      if (i > 0) v.noalias() += d * (ws + p.wm.cwiseAbs2());
+      if (i > 0) v.noalias() += d * var[4];
       v.rowwise() += var[2].row(0);
       continue;
     }
@@ -349,7 +365,7 @@ Eigen::MatrixXd Npn::backward(const NpnTape& tape, const Eigen::MatrixXd& grad_m
     MatrixXd gc = gm * p.wm.transpose();
     gc.noalias() += 2 * c.cwiseProduct(gv * ws.transpose());
     if (!input_layer) {
-      MatrixXd gd = gv * (ws + p.wm.cwiseAbs2()).transpose();
+      MatrixXd gd = gv * var[4].transpose();
       gv = std::move(gd);
     } else {
       gv.resize(0, 0);

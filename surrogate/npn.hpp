@@ -34,8 +34,8 @@ struct NpnTape {
   // input moments (c, d): dm/dc, dm/dd, dv/dc, dv/dd.
   std::vector<std::array<Eigen::MatrixXd, 4>> partials;
   // Linear layers: weight variances softplus(raw) and their derivatives sigmoid(raw), for W
-  // (in x out) then b (1 x out), computed once per pass.
-  std::vector<std::array<Eigen::MatrixXd, 4>> variances;
+  // (in x out) then b (1 x out), and ws + wm^2 (in x out): computed once per pass.
+  std::vector<std::array<Eigen::MatrixXd, 5>> variances;
 };
 
 class Npn {
@@ -59,11 +59,19 @@ class Npn {
   int inputs() const { return inputs_; }
   int outputs() const;
   Eigen::Index num_params() const { return params_.size(); }
-  Eigen::VectorXd& params() { return params_; }
+  // Non-const access drops the freeze() cache: the caller may change the parameters.
+  Eigen::VectorXd& params() {
+    frozen_.clear();
+    return params_;
+  }
   const Eigen::VectorXd& params() const { return params_; }
   // 1 on weight means only: decaying a raw variance would push it to softplus(0), not to 0.
   Eigen::VectorXd decay_mask() const;
   const std::vector<NpnLayer>& layers() const { return layers_; }
+
+  // Computes the weight variances once for later forward passes (prediction after
+  // training: they are the same for every query). Call after the last change to params().
+  void freeze();
 
   // Variance added to the output so that the Gaussian loss never divides by ~0.
   double output_var_floor = 1e-6;
@@ -84,6 +92,7 @@ class Npn {
   int inputs_ = 0;
   std::vector<NpnLayer> layers_;
   Eigen::VectorXd params_;
+  std::vector<std::array<Eigen::MatrixXd, 5>> frozen_;  // freeze(): per layer, as in NpnTape
 };
 
 // Moments of f(X), X ~ N(c, d), elementwise, with the partials of (m, v) in (c, d):

@@ -7,6 +7,8 @@
 
 namespace flexnas {
 
+NpnSurrogate::NpnSurrogate() : NpnSurrogate(NpnOptions{}) {}
+
 NpnSurrogate::NpnSurrogate(const NpnOptions& opt) : opt_(opt) {
   if (!(opt.mean_weight > 0))
     throw SurrogateError("npn: mean_weight " + std::to_string(opt.mean_weight) + " must be > 0");
@@ -21,6 +23,7 @@ FitReport NpnSurrogate::fit(const Eigen::MatrixXd& x, const Eigen::VectorXd& y) 
   net_.init(rng, opt_.init_var);
   const nn::TrainReport rep = nn::train_gaussian_nll(net_, in_.apply(x), out_.to_target(y),
                                                      opt_.mean_weight, opt_.train, rng);
+  net_.freeze();
   FitReport report;
   report.losses["npn"] = rep.loss;
   if (rep.status == nn::TrainStatus::kDiverged) {
@@ -44,11 +47,14 @@ Prediction NpnSurrogate::predict(const Eigen::MatrixXd& x, PredictionGradient* g
   if (grad) {
     const Eigen::Index n = x.rows();
     const Eigen::MatrixXd zero = Eigen::MatrixXd::Zero(n, 1);
-    grad->mean = in_.chain(net_.backward(tape, Eigen::MatrixXd::Ones(n, 1), zero)) * to_y;
-    // d sqrt(s / w) / ds = 1 / (2 sqrt(s w))
-    const Eigen::MatrixXd ds = (0.5 / (s * opt_.mean_weight).array().sqrt()).matrix();
-    grad->aleatoric = in_.chain(net_.backward(tape, zero, ds)) * to_y;
-    grad->epistemic = Eigen::MatrixXd::Zero(n, x.cols());
+    if (grad->want_mean)
+      grad->mean = in_.chain(net_.backward(tape, Eigen::MatrixXd::Ones(n, 1), zero)) * to_y;
+    if (grad->want_aleatoric) {
+      // d sqrt(s / w) / ds = 1 / (2 sqrt(s w))
+      const Eigen::MatrixXd ds = (0.5 / (s * opt_.mean_weight).array().sqrt()).matrix();
+      grad->aleatoric = in_.chain(net_.backward(tape, zero, ds)) * to_y;
+    }
+    if (grad->want_epistemic) grad->epistemic = Eigen::MatrixXd::Zero(n, x.cols());
   }
   return p;
 }

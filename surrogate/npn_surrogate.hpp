@@ -26,7 +26,10 @@ struct NpnOptions {
 
 class NpnSurrogate : public Surrogate {
  public:
-  explicit NpnSurrogate(const NpnOptions& opt = {});
+  // Out of line: GCC 12 warns (maybe-uninitialized, a false positive) on an inline default
+  // argument holding a std::function.
+  NpnSurrogate();
+  explicit NpnSurrogate(const NpnOptions& opt);
   std::string name() const override { return "npn"; }
   FitReport fit(const Eigen::MatrixXd& x, const Eigen::VectorXd& y) override;
   // mean: the NPN mean; aleatoric: sqrt(s / mean_weight), the calibrated noise std (see

@@ -11,6 +11,28 @@ Eigen::MatrixXd ScalarFunction::hvp(const Eigen::MatrixXd& x, const Eigen::Matri
   return hvp_by_gradient_differences(*this, x, v, first_id);
 }
 
+Eigen::MatrixXd ScalarFunction::hvp_at(const Eigen::MatrixXd& x, const Eigen::MatrixXd& grad,
+                                       const Eigen::MatrixXd& v, Eigen::Index first_id) const {
+  if (x.rows() != v.rows() || x.cols() != v.cols() || grad.rows() != x.rows() ||
+      grad.cols() != x.cols() || x.cols() != dim())
+    throw SurrogateError("hvp: x, grad and v must all be n x " + std::to_string(dim()));
+  Eigen::VectorXd h(x.rows());
+  for (Eigen::Index i = 0; i < x.rows(); ++i) {
+    const double vn = v.row(i).cwiseAbs().maxCoeff();
+    h[i] = vn > 0 ? 1e-6 * std::max(1.0, x.row(i).cwiseAbs().maxCoeff()) / vn : 0;
+  }
+  Eigen::MatrixXd gp;
+  evaluate(x + h.asDiagonal() * v, &gp, first_id);
+  Eigen::MatrixXd out = gp - grad;
+  for (Eigen::Index i = 0; i < x.rows(); ++i) {
+    if (h[i] > 0)
+      out.row(i) /= h[i];
+    else
+      out.row(i).setZero();
+  }
+  return out;
+}
+
 Eigen::MatrixXd hvp_by_gradient_differences(const ScalarFunction& f, const Eigen::MatrixXd& x,
                                             const Eigen::MatrixXd& v, Eigen::Index first_id,
                                             double rel_step) {
@@ -46,6 +68,12 @@ Eigen::VectorXd LambdaFunction::evaluate(const Eigen::MatrixXd& x, Eigen::Matrix
     throw SurrogateError("function: input has " + std::to_string(x.cols()) + " columns, expected " +
                          std::to_string(dim_));
   return f_(x, grad, first_id);
+}
+
+Eigen::MatrixXd LambdaFunction::hvp_at(const Eigen::MatrixXd& x, const Eigen::MatrixXd& grad,
+                                       const Eigen::MatrixXd& v, Eigen::Index first_id) const {
+  if (hvp_) return hvp_(x, v);
+  return ScalarFunction::hvp_at(x, grad, v, first_id);
 }
 
 Eigen::MatrixXd LambdaFunction::hvp(const Eigen::MatrixXd& x, const Eigen::MatrixXd& v,

@@ -21,6 +21,12 @@ class ScalarFunction {
   // differences of the analytic gradients (see hvp_by_gradient_differences).
   virtual Eigen::MatrixXd hvp(const Eigen::MatrixXd& x, const Eigen::MatrixXd& v,
                               Eigen::Index first_id = 0) const;
+  // The same when the gradients `grad` at x are already known (GOBI has them): by default
+  // one forward difference (g(x + h v) - grad) / h, one gradient evaluation instead of two
+  // and first-order accurate (~1e-6 relative), plenty for AdaHessian's stochastic
+  // diagonal. A function with an exact hvp() overrides this to use it.
+  virtual Eigen::MatrixXd hvp_at(const Eigen::MatrixXd& x, const Eigen::MatrixXd& grad,
+                                 const Eigen::MatrixXd& v, Eigen::Index first_id = 0) const;
 };
 
 // (g(x + h v) - g(x - h v)) / 2h per row with h = rel_step * max(1, |x|_inf) / |v|_inf:
@@ -43,6 +49,8 @@ class LambdaFunction : public ScalarFunction {
                            Eigen::Index first_id = 0) const override;
   Eigen::MatrixXd hvp(const Eigen::MatrixXd& x, const Eigen::MatrixXd& v,
                       Eigen::Index first_id = 0) const override;
+  Eigen::MatrixXd hvp_at(const Eigen::MatrixXd& x, const Eigen::MatrixXd& grad,
+                         const Eigen::MatrixXd& v, Eigen::Index first_id = 0) const override;
 
  private:
   int dim_;

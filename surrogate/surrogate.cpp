@@ -41,6 +41,9 @@ OutputFunction::OutputFunction(const Surrogate& s, SurrogateOutput which) : s_(s
 Eigen::VectorXd OutputFunction::evaluate(const Eigen::MatrixXd& x, Eigen::MatrixXd* grad,
                                          Eigen::Index) const {
   PredictionGradient g;
+  g.want_mean = which_ == SurrogateOutput::kMean;
+  g.want_epistemic = which_ == SurrogateOutput::kEpistemic || which_ == SurrogateOutput::kTotal;
+  g.want_aleatoric = which_ == SurrogateOutput::kAleatoric || which_ == SurrogateOutput::kTotal;
   const Prediction p = s_.predict(x, grad ? &g : nullptr);
   switch (which_) {
     case SurrogateOutput::kMean:
@@ -110,8 +113,8 @@ void register_builtins(SurrogateRegistry& r) {
     std::vector<OptionSpec> specs = network_specs();
     specs.push_back(OptionSpec::real("dropout", 0.3, 0.01, 0.9, "teacher dropout rate"));
     specs.push_back(OptionSpec::integer("mc_passes", 10, 2, 10000, "teacher MC-dropout passes"));
-    specs.push_back(OptionSpec::integer("student_extra", 4, 0, 1000,
-                                        "extra student points per training point"));
+    specs.push_back(
+        OptionSpec::integer("student_extra", 256, 0, 1000000, "student points beyond the data"));
     specs.push_back(OptionSpec::choice("epistemic", "student", {"student", "teacher"},
                                        "source of the epistemic std"));
     specs.push_back(

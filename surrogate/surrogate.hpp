@@ -29,6 +29,9 @@ struct Prediction {
 
 // Gradients of the prediction with respect to the input, one row per point (n x d each).
 struct PredictionGradient {
+  // Set by the caller: a surrogate may skip (leave empty) the gradients not asked for,
+  // e.g. the NPN's aleatoric backward pass when an acquisition uses the epistemic std only.
+  bool want_mean = true, want_epistemic = true, want_aleatoric = true;
   Eigen::MatrixXd mean, epistemic, aleatoric;
 };
 

@@ -19,6 +19,8 @@ nn::TrainOptions default_network_training() {
   return t;
 }
 
+TeacherSurrogate::TeacherSurrogate() : TeacherSurrogate(TeacherOptions{}) {}
+
 TeacherSurrogate::TeacherSurrogate(const TeacherOptions& opt) : opt_(opt) {
   if (opt.mc_passes < 2)
     throw SurrogateError("teacher: mc_passes " + std::to_string(opt.mc_passes) + " must be >= 2");

@@ -30,7 +30,10 @@ struct TeacherOptions {
 
 class TeacherSurrogate : public Surrogate {
  public:
-  explicit TeacherSurrogate(const TeacherOptions& opt = {});
+  // Out of line: GCC 12 warns (maybe-uninitialized, a false positive) on an inline default
+  // argument holding a std::function.
+  TeacherSurrogate();
+  explicit TeacherSurrogate(const TeacherOptions& opt);
   std::string name() const override { return "teacher"; }
   // Mean of the K passes; epistemic = their sample std (divisor K - 1); aleatoric = 0.
   FitReport fit(const Eigen::MatrixXd& x, const Eigen::VectorXd& y) override;

@@ -132,6 +132,16 @@ TEST_CASE("gobi_adahessian_beats_gradient_descent_on_an_ill_conditioned_quadrati
   CHECK(ada * 20 < gd);
 }
 
+TEST_CASE("scalar_function_uses_an_exact_hvp_when_given", "[gobi]") {
+  const LambdaFunction f = quadratic(Eigen::Vector2d(2, 3), Eigen::Vector2d(0, 0));
+  const Eigen::MatrixXd x = Eigen::RowVector2d(0.5, -0.5), v = Eigen::RowVector2d(1, 1);
+  Eigen::MatrixXd g;
+  f.evaluate(x, &g);
+  CHECK(f.hvp(x, v) == Eigen::MatrixXd(Eigen::RowVector2d(2, 3)));
+  CHECK(f.hvp_at(x, g, v) == Eigen::MatrixXd(Eigen::RowVector2d(2, 3)));
+  CHECK((hvp_by_gradient_differences(f, x, v) - Eigen::RowVector2d(2, 3)).norm() < 1e-8);
+}
+
 TEST_CASE("gobi_is_deterministic_with_any_thread_count", "[gobi]") {
   const Eigen::MatrixXd x = Eigen::MatrixXd::Random(40, 4);
   Eigen::VectorXd y = (x.col(0).array() - 0.3).square() + 0.5 * x.col(1).array().sin();
@@ -166,12 +176,13 @@ TEST_CASE("gobi_is_deterministic_with_any_thread_count", "[gobi]") {
 
 TEST_CASE("gobi_carries_a_worker_exception_to_the_caller", "[gobi]") {
   const LambdaFunction f(2, [](const Eigen::MatrixXd& x, Eigen::MatrixXd* g, Eigen::Index id) {
-    if (id == 3) throw std::runtime_error("start 3 fails on purpose");
+    // Tasks of 5 starts: the second task (starts 5..9, first_id 5) fails.
+    if (id == 5) throw std::runtime_error("start 5 fails on purpose");
     if (g) *g = 2 * x;
     return Eigen::VectorXd(x.rowwise().squaredNorm());
   });
   const Eigen::VectorXd lo = Eigen::Vector2d(-1, -1), hi = Eigen::Vector2d(1, 1);
-  CHECK_THROWS_WITH(gobi_minimise(f, lo, hi), "start 3 fails on purpose");
+  CHECK_THROWS_WITH(gobi_minimise(f, lo, hi), "start 5 fails on purpose");
 }
 
 TEST_CASE("gobi_rejects_bad_arguments", "[gobi]") {
