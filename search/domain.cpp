@@ -22,6 +22,7 @@ SearchDomain::SearchDomain(std::vector<Architecture> pool, std::optional<DesignS
     }
     auto k = key(a);
     if (!keys.insert(k).second) continue;  // the same network twice: keep the first
+    pool_row_.emplace(k, pool_.size());
     pool_.push_back(std::move(a));
     pool_keys_.push_back(std::move(k));
   }
@@ -30,6 +31,11 @@ SearchDomain::SearchDomain(std::vector<Architecture> pool, std::optional<DesignS
   opt.landmarks = std::min<int>(opt.landmarks, static_cast<int>(pool_.size()));
   opt.dim = std::min<int>(opt.dim, std::max(1, static_cast<int>(pool_.size()) - 1));
   embedding_ = std::make_shared<const Embedding>(Embedding::fit(pool_, space_, opt));
+}
+
+std::ptrdiff_t SearchDomain::pool_index(const std::string& key) const {
+  auto it = pool_row_.find(key);
+  return it == pool_row_.end() ? -1 : static_cast<std::ptrdiff_t>(it->second);
 }
 
 std::string SearchDomain::key(const Architecture& a) const { return graph_hash(a, space_.label_form()); }
@@ -64,8 +70,8 @@ std::optional<Architecture> SearchDomain::snap(const Architecture& a, Rng& rng) 
     return std::nullopt;
   }
   const auto k = key(a);
-  for (std::size_t i = 0; i < pool_.size(); ++i)
-    if (pool_keys_[i] == k) return seen(k) ? std::nullopt : std::optional<Architecture>(pool_[i]);
+  if (const auto i = pool_index(k); i >= 0)
+    return seen(k) ? std::nullopt : std::optional<Architecture>(pool_[static_cast<std::size_t>(i)]);
   // Not in the pool: the nearest unproposed member in the embedding.
   const Eigen::VectorXd x = embedding_->embed(a);
   double best = std::numeric_limits<double>::infinity();

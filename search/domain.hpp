@@ -6,6 +6,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "space/design_space.hpp"
@@ -22,6 +23,9 @@ class SearchDomain {
   bool is_pool() const { return !pool_.empty(); }
   const DesignSpace& space() const { return space_; }
   const std::vector<Architecture>& pool() const { return pool_; }
+  const std::vector<std::string>& pool_keys() const { return pool_keys_; }
+  // Row of the pool (and of the pool's embedding) holding this key, or -1.
+  std::ptrdiff_t pool_index(const std::string& key) const;
   const Embedding* embedding() const { return embedding_.get(); }
 
   std::string key(const Architecture& a) const;  // graph hash in the space's label form
@@ -46,6 +50,7 @@ class SearchDomain {
   DesignSpace space_;
   std::vector<Architecture> pool_;
   std::vector<std::string> pool_keys_;
+  std::unordered_map<std::string, std::size_t> pool_row_;
   std::shared_ptr<const Embedding> embedding_;  // shared by copies of the domain
   std::set<std::string> seen_;
 };

@@ -244,6 +244,8 @@ std::size_t size_option(const std::map<std::string, std::string>& o, const std::
 
 }  // namespace
 
+void register_boshnas_policy(PolicyRegistry& r);  // search/boshnas_policy.cpp
+
 void register_builtin_policies(PolicyRegistry& r) {
   r.add({"random", "uniform random search over the space or pool", {}, true,
          [](const PolicyContext& c, const auto&) { return std::make_unique<RandomPolicy>(c); }});
@@ -263,6 +265,7 @@ void register_builtin_policies(PolicyRegistry& r) {
            if (p < 0 || p > 1) throw InputError("policy nsga2: crossover must be in [0, 1]");
            return std::make_unique<Nsga2Policy>(c, size_option(o, "nsga2", "population"), p);
          }});
+  register_boshnas_policy(r);
 }
 
 }  // namespace flexnas

@@ -51,7 +51,7 @@ class PolicyRegistry {
   std::vector<Entry> entries_;
 };
 
-// random, evolution (regularised), nsga2.
+// random, evolution (regularised), nsga2, boshnas.
 void register_builtin_policies(PolicyRegistry& r);
 
 // Single number to minimise for single-objective policies: the first objective, pushed
