@@ -55,7 +55,7 @@ struct EvaluatorSpec {
 };
 
 // Declared options of an evaluator: name, default, one-line description.
-struct OptionSpec {
+struct EvaluatorOption {
   std::string name;
   std::string default_value;
   std::string description;
@@ -67,7 +67,7 @@ class EvaluatorRegistry {
   struct Entry {
     std::string name;
     std::string description;
-    std::vector<OptionSpec> options;
+    std::vector<EvaluatorOption> options;
     Factory make;
   };
   void add(Entry e);
