@@ -22,7 +22,7 @@ void add_embed_command(CLI::App& app) {
   auto out = std::make_shared<std::string>("embedding.json");
   auto load = std::make_shared<std::string>();
   auto model = std::make_shared<std::string>();
-  auto quality_pairs = std::make_shared<std::size_t>(2000);
+  auto quality_pairs = std::make_shared<std::size_t>(500);
   auto json = std::make_shared<bool>(false);
   auto opt = std::make_shared<EmbeddingOptions>();
   args->add(cmd);

@@ -31,7 +31,7 @@ sed -n 2p "$out/sample.jsonl" > "$out/other.json"
 echo "ged: $("$flexnas" graph ged --space "$space" --model "@$out/architecture.json" --model "@$out/other.json")"
 
 step "Transformer2vec embedding of 300 sampled architectures"
-"$flexnas" embed --space "$space" -n 300 --seed 1 --quality-pairs 300 -o "$out/embedding.json"
+"$flexnas" embed --space "$space" -n 300 --seed 1 --quality-pairs 200 -o "$out/embedding.json"
 
 step "NSGA-II search: most parameters for the fewest FLOPs, 120 trials"
 rm -rf "$out/study"
