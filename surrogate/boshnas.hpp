@@ -35,7 +35,7 @@ struct BoshnasOptions {
   // side: the reference fits the student at the data only, where the teacher's std is
   // smallest, so it learns little about uncertainty elsewhere. A fixed count: training sees
   // steps x batch_size rows whatever the set size.
-  int student_extra = 256;
+  int student_extra = 128;
   NpnOptions npn;  // its seed is replaced by one derived from `seed`
   EpistemicSource epistemic = EpistemicSource::kStudent;
   MeanSource mean = MeanSource::kNpn;

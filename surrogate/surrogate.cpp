@@ -114,7 +114,7 @@ void register_builtins(SurrogateRegistry& r) {
     specs.push_back(OptionSpec::real("dropout", 0.3, 0.01, 0.9, "teacher dropout rate"));
     specs.push_back(OptionSpec::integer("mc_passes", 10, 2, 10000, "teacher MC-dropout passes"));
     specs.push_back(
-        OptionSpec::integer("student_extra", 256, 0, 1000000, "student points beyond the data"));
+        OptionSpec::integer("student_extra", 128, 0, 1000000, "student points beyond the data"));
     specs.push_back(OptionSpec::choice("epistemic", "student", {"student", "teacher"},
                                        "source of the epistemic std"));
     specs.push_back(
