@@ -21,18 +21,18 @@ TEST_CASE("docs_surrogate_example_runs", "[docs]") {
   const Eigen::MatrixXd starts = x.topRows(10);
 
   // --- docs/surrogate.md ---
-  BoshnasSurrogate model;                              // teacher + student + NPN, seed 1
-  FitReport fit = model.fit(x, y);                     // status kOk or kDiverged, never throws on data
-  UpperConfidenceBound ucb(0.5);                       // z = mean - 0.5 epistemic std
-  AcquisitionFunction z(model, ucb);                   // Uncertainty::kTotal adds the aleatoric std
-  GobiResult r = gobi_minimise(z, lo, hi, starts);     // AdaHessian, lr 0.5, <= 200 steps per start
+  BoshnasSurrogate model;                           // teacher + student + NPN, seed 1
+  FitReport fit = model.fit(x, y);                  // status kOk or kDiverged, never throws on data
+  UpperConfidenceBound ucb(0.5);                    // z = mean - 0.5 epistemic std
+  AcquisitionFunction z(model, ucb);                // Uncertainty::kTotal adds the aleatoric std
+  GobiResult r = gobi_minimise(z, lo, hi, starts);  // AdaHessian, lr 0.5, <= 200 steps per start
   Eigen::VectorXd next = r.x.row(r.best).transpose();  // then snap to the nearest architecture
 
   SurrogateRegistry surrogates;
   register_builtins(surrogates);
   auto gp = surrogates.create("gp", {{"kernel", "rbf"}, {"restarts", "2"}});
   gp->fit(x, y);
-  Prediction p = gp->predict(next.transpose());        // mean, epistemic, aleatoric
+  Prediction p = gp->predict(next.transpose());  // mean, epistemic, aleatoric
   // --- end ---
 
   CHECK(fit.status == FitStatus::kOk);
