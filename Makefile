@@ -25,10 +25,11 @@ test: build
 test-slow: build
 	@cd $(BUILD) && ctest -L slow --output-on-failure
 
-# The fast suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+# The fast suite under AddressSanitizer + UndefinedBehaviorSanitizer (warnings not fatal there:
+# GCC 12 reports false positives inside Catch2 at this optimisation level).
 test-asan: deps
 	@cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFLEXNAS_SANITIZE=ON \
-	  -DFLEXNAS_BUILD_BENCH=OFF >/dev/null
+	  -DFLEXNAS_BUILD_BENCH=OFF -DFLEXNAS_WERROR=OFF >/dev/null
 	@cmake --build build-asan -j $(JOBS)
 	@cd build-asan && ctest -L fast --output-on-failure -j $(JOBS)
 
