@@ -20,7 +20,7 @@ struct BoshnasPolicyOptions {
   std::string surrogate = "boshnas";  // any surrogate registry name (gp for the GP-BO baseline)
   std::string encoding = "embedding";  // embedding (Transformer2vec) or naive
   std::size_t init = 8;                // random trials before the surrogate is used
-  double kappa = 0.5;                  // z = mu - kappa * sigma
+  double kappa = 2;                    // z = mu - kappa * sigma (robust from 1 to 3, see docs/search.md)
   double p_uncertain = 0.1, p_random = 0.1;
   int patience = 5;                    // steps without improvement before aleatoric is added
   std::size_t space_candidates = 256;  // per ask in a design space
@@ -222,7 +222,7 @@ class BoshnasPolicy : public Policy {
 void register_boshnas_policy(PolicyRegistry& r) {
   r.add({"boshnas",
          "BOSHNAS: Bayesian neural surrogate over the embedding, optimistic acquisition, exploit/uncertain/random mix",
-         {{"surrogate", "boshnas"}, {"encoding", "embedding"}, {"init", "8"}, {"kappa", "0.5"}},
+         {{"surrogate", "boshnas"}, {"encoding", "embedding"}, {"init", "8"}, {"kappa", "2"}},
          true, [](const PolicyContext& c, const std::map<std::string, std::string>& o) {
            BoshnasPolicyOptions opt;
            opt.surrogate = o.at("surrogate");
