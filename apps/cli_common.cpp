@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "space/error.hpp"
+#include "space/file_io.hpp"
 
 namespace flexnas::cli {
 
@@ -89,14 +90,7 @@ void write_output(const std::string& path, const std::string& text) {
     std::cout << text;
     return;
   }
-  const auto tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    if (!out) throw InputError("cannot write '" + path + "'");
-    out << text;
-    if (!out.flush()) throw InputError("cannot write '" + path + "'");
-  }
-  std::filesystem::rename(tmp, path);
+  write_file_atomic(path, text);
 }
 
 }  // namespace flexnas::cli

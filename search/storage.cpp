@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "space/error.hpp"
+#include "space/file_io.hpp"
 
 namespace flexnas {
 namespace fs = std::filesystem;
@@ -50,17 +51,6 @@ struct Stmt {
     return p ? reinterpret_cast<const char*>(p) : "";
   }
 };
-
-void write_atomic(const fs::path& path, const std::string& text) {
-  const auto tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) throw std::runtime_error("cannot write " + tmp);
-  }
-  fs::rename(tmp, path);
-}
 
 int take_lock(const std::string& dir) {
   const auto path = dir + "/lock";
@@ -118,7 +108,7 @@ std::unique_ptr<Study> Study::create(const std::string& dir, const nlohmann::jso
   st.text(1, config.dump());
   if (st.step() != SQLITE_DONE) throw std::runtime_error(std::string("sqlite: ") + sqlite3_errmsg(db));
   s->config_ = config;
-  write_atomic(fs::path(dir) / "trials.jsonl", "");
+  write_file_atomic((fs::path(dir) / "trials.jsonl").string(), "");
   return s;
 }
 
@@ -249,7 +239,7 @@ void Study::rewrite_exports(const std::vector<Objective>& objectives, const std:
     const auto id = sqlite3_column_int64(st.s, 0);
     text += trial_json(all[static_cast<std::size_t>(id)]).dump() + "\n";
   }
-  write_atomic(fs::path(dir_) / "trials.jsonl", text);
+  write_file_atomic((fs::path(dir_) / "trials.jsonl").string(), text);
   write_summaries(all, objectives, constraints);
 }
 
@@ -257,9 +247,9 @@ void Study::write_summaries(const std::vector<Trial>& all, const std::vector<Obj
                             const std::vector<Constraint>& constraints) const {
   nlohmann::ordered_json p = nlohmann::ordered_json::array();
   for (const auto& t : pareto_set(all, objectives, constraints)) p.push_back(trial_json(t));
-  write_atomic(fs::path(dir_) / "pareto.json", p.dump(2) + "\n");
+  write_file_atomic((fs::path(dir_) / "pareto.json").string(), p.dump(2) + "\n");
   const auto best = best_trial(all, objectives, constraints);
-  write_atomic(fs::path(dir_) / "best.json", (best ? trial_json(*best).dump(2) : std::string("null")) + "\n");
+  write_file_atomic((fs::path(dir_) / "best.json").string(), (best ? trial_json(*best).dump(2) : std::string("null")) + "\n");
 }
 
 std::vector<Trial> pareto_set(const std::vector<Trial>& trials, const std::vector<Objective>& objectives,

@@ -1,4 +1,5 @@
 #include "space/embedding.hpp"
+#include "space/file_io.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -506,24 +507,7 @@ void Embedding::save(const std::string& path) const {
   }
   out << "\n]\n}\n";
 
-  // Write next to the target and rename, so a reader never sees half a file.
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    f << out.str();
-    f.close();
-    if (!f) {
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-      throw InputError("cannot write embedding file '" + path + "'");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    throw InputError("cannot write embedding file '" + path + "': " + ec.message());
-  }
+  write_file_atomic(path, out.str());
 }
 
 Embedding Embedding::load(const std::string& path) {
