@@ -16,6 +16,13 @@
 
 namespace flexnas::cli {
 
+CLI::App* group(CLI::App& app, const std::string& name, const std::string& description) {
+  for (auto* sub : app.get_subcommands([&](CLI::App* s) { return s->get_name() == name; })) return sub;
+  auto* g = app.add_subcommand(name, description);
+  g->require_subcommand(1);
+  return g;
+}
+
 void SpaceArgs::add(CLI::App* cmd, bool required) {
   auto* opt = cmd->add_option("--space", space,
                               "built-in space (flexibert-test, flexibert-small, flexibert-full, flexibert-hetero) "

@@ -12,6 +12,10 @@
 
 namespace flexnas::cli {
 
+// The subcommand `name` of app, created with `description` when absent, so that several
+// files can add commands to one group (e.g. `flexnas latency profile|fit`).
+CLI::App* group(CLI::App& app, const std::string& name, const std::string& description);
+
 // --space with the overrides every space-taking command accepts.
 struct SpaceArgs {
   std::string space = "flexibert-test";

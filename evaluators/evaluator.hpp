@@ -26,6 +26,10 @@ struct EvalContext {
   std::uint64_t seed = 0;
   int threads = 1;
   std::string cache_dir;  // empty: no cache
+  // Defaults for evaluators that need an input shape; an evaluator's own seq=/batch=
+  // option, when given, wins.
+  int seq = 128;
+  int batch = 1;
 };
 
 enum class EvalStatus { kOk, kFailed };

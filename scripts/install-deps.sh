@@ -5,7 +5,8 @@ set -euo pipefail
 
 PACKAGES=(
   g++ cmake ninja-build make pkg-config
-  libboost-dev libboost-graph-dev
+  libboost-dev libboost-graph-dev libboost-filesystem-dev
+  libdnnl-dev
   libtbb-dev libeigen3-dev
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev catch2
   libssl-dev libsqlite3-dev
