@@ -27,10 +27,13 @@ struct SearchSetup {
 SearchSetup setup_from_config(const nlohmann::json& c, const EvaluatorRegistry& registry) {
   SearchSetup s;
   s.config = c;
-  for (const auto& o : c.at("objectives")) s.objectives.push_back(Objective::parse(o.get<std::string>()));
-  for (const auto& k : c.at("constraints")) s.constraints.push_back(Constraint::parse(k.get<std::string>()));
+  for (const auto& o : c.at("objectives"))
+    s.objectives.push_back(Objective::parse(o.get<std::string>()));
+  for (const auto& k : c.at("constraints"))
+    s.constraints.push_back(Constraint::parse(k.get<std::string>()));
   std::optional<DesignSpace> space;
-  if (!c.at("space").is_null()) space = DesignSpace::from_yaml(c.at("space").get<std::string>(), "study space");
+  if (!c.at("space").is_null())
+    space = DesignSpace::from_yaml(c.at("space").get<std::string>(), "study space");
   const auto seed = c.at("seed").get<std::uint64_t>();
   if (!c.at("pool").is_null()) {
     std::vector<Architecture> pool;
@@ -49,10 +52,14 @@ SearchSetup setup_from_config(const nlohmann::json& c, const EvaluatorRegistry& 
     if (provided.count(name)) return;
     std::string names;
     for (const auto& p : provided) names += (names.empty() ? "" : ", ") + p;
-    throw InputError(std::string(what) + " '" + name + "' is provided by no evaluator (values: " + names + ")");
+    throw InputError(std::string(what) + " '" + name +
+                     "' is provided by no evaluator (values: " + names + ")");
   };
   for (const auto& o : s.objectives) check(o.name, "objective");
   for (const auto& k : s.constraints) check(k.name, "constraint");
+  if (c.contains("stop_at"))
+    for (const auto& k : c.at("stop_at"))
+      check(Constraint::parse(k.get<std::string>()).name, "--stop-at value");
   return s;
 }
 
@@ -66,18 +73,21 @@ std::function<void(const RunProgress&)> progress_line(const std::vector<Objectiv
   if (!stderr_is_terminal()) return nullptr;
   const auto first = objectives.at(0).name;
   return [first](const RunProgress& p) {
-    std::string best = p.best ? first + " " + fmt(p.best->values.at(first)) + " (trial " + std::to_string(p.best->id) + ")"
+    std::string best = p.best ? first + " " + fmt(p.best->values.at(first)) + " (trial " +
+                                    std::to_string(p.best->id) + ")"
                               : "none yet";
     const double rate = p.finished ? p.elapsed_seconds / static_cast<double>(p.finished) : 0;
-    const double eta = rate * static_cast<double>(p.budget > p.finished ? p.budget - p.finished : 0);
-    std::fprintf(stderr, "\r\033[K[%zu/%zu] best %s, %zu failed, %.1fs elapsed, ETA %.0fs", p.finished, p.budget,
-                 best.c_str(), p.failed, p.elapsed_seconds, eta);
+    const double eta =
+        rate * static_cast<double>(p.budget > p.finished ? p.budget - p.finished : 0);
+    std::fprintf(stderr, "\r\033[K[%zu/%zu] best %s, %zu failed, %.1fs elapsed, ETA %.0fs",
+                 p.finished, p.budget, best.c_str(), p.failed, p.elapsed_seconds, eta);
     if (p.finished >= p.budget) std::fprintf(stderr, "\n");
     std::fflush(stderr);
   };
 }
 
-int run_and_report(Study& study, SearchSetup& s, const EvaluatorRegistry& registry, int workers, double max_seconds) {
+int run_and_report(Study& study, SearchSetup& s, const EvaluatorRegistry& registry, int workers,
+                   double max_seconds) {
   const auto& c = s.config;
   std::vector<std::string> specs;
   for (const auto& e : c.at("evaluators")) specs.push_back(e.get<std::string>());
@@ -93,14 +103,22 @@ int run_and_report(Study& study, SearchSetup& s, const EvaluatorRegistry& regist
   opt.workers = workers;
   opt.max_seconds = max_seconds;
   opt.progress = progress_line(s.objectives);
+  if (c.contains("stop_at") && !c.at("stop_at").empty()) {
+    std::vector<Constraint> target;
+    for (const auto& k : c.at("stop_at")) target.push_back(Constraint::parse(k.get<std::string>()));
+    opt.stop_when.push_back(stop_at_target(std::move(target)));
+  }
+  if (c.value("patience", std::size_t{0}) > 0)
+    opt.stop_when.push_back(stop_after_patience(c.at("patience")));
   study.rewrite_exports(s.objectives, s.constraints);
-  const auto summary = run_search(study, *policy, *s.domain, evaluators, s.objectives, s.constraints, opt);
+  const auto summary =
+      run_search(study, *policy, *s.domain, evaluators, s.objectives, s.constraints, opt);
   const auto trials = study.trials();
   std::printf("%zu trials finished (%zu failed), stopped: %s\n", summary.finished, summary.failed,
               summary.stopped_because.c_str());
   if (const auto best = best_trial(trials, s.objectives, s.constraints)) {
-    std::printf("best: trial %lld, %s = %s\n", static_cast<long long>(best->id), s.objectives[0].name.c_str(),
-                fmt(best->values.at(s.objectives[0].name)).c_str());
+    std::printf("best: trial %lld, %s = %s\n", static_cast<long long>(best->id),
+                s.objectives[0].name.c_str(), fmt(best->values.at(s.objectives[0].name)).c_str());
   }
   const auto front = pareto_set(trials, s.objectives, s.constraints);
   if (s.objectives.size() > 1 && !front.empty()) {
@@ -116,16 +134,19 @@ int run_and_report(Study& study, SearchSetup& s, const EvaluatorRegistry& regist
       }
     }
     std::vector<double> ref;
-    for (std::size_t k = 0; k < lo.size(); ++k) ref.push_back(hi[k] + 0.1 * (hi[k] - lo[k]) + 1e-12);
+    for (std::size_t k = 0; k < lo.size(); ++k)
+      ref.push_back(hi[k] + 0.1 * (hi[k] - lo[k]) + 1e-12);
     for (const auto& t : front)
-      if (total_violation(t.values, s.constraints) == 0) pts.push_back(to_minimise(t.values, s.objectives));
+      if (total_violation(t.values, s.constraints) == 0)
+        pts.push_back(to_minimise(t.values, s.objectives));
     std::string r;
     for (double x : ref) r += (r.empty() ? "" : ", ") + fmt(x);
-    std::printf("pareto set: %zu trials, hypervolume %s (minimised objectives, reference point [%s])\n", front.size(),
-                fmt(hypervolume(pts, ref)).c_str(), r.c_str());
+    std::printf(
+        "pareto set: %zu trials, hypervolume %s (minimised objectives, reference point [%s])\n",
+        front.size(), fmt(hypervolume(pts, ref)).c_str(), r.c_str());
   }
-  std::printf("results: %s/trials.jsonl, %s/pareto.json, %s/best.json\n", study.dir().c_str(), study.dir().c_str(),
-              study.dir().c_str());
+  std::printf("results: %s/trials.jsonl, %s/pareto.json, %s/best.json\n", study.dir().c_str(),
+              study.dir().c_str(), study.dir().c_str());
   return 0;
 }
 
@@ -139,8 +160,10 @@ std::string csv_quote(const std::string& s) {
 
 void add_search_commands(CLI::App& app) {
   {
-    auto* cmd = app.add_subcommand("search", "run a search: ask a policy for architectures, evaluate them, keep "
-                                             "everything in a resumable study directory");
+    auto* cmd =
+        app.add_subcommand("search",
+                           "run a search: ask a policy for architectures, evaluate them, keep "
+                           "everything in a resumable study directory");
     auto space = std::make_shared<std::string>();
     auto pool = std::make_shared<std::string>();
     auto evaluators = std::make_shared<std::vector<std::string>>();
@@ -153,33 +176,54 @@ void add_search_commands(CLI::App& app) {
     auto workers = std::make_shared<int>(1);
     auto max_time = std::make_shared<double>(0);
     auto out = std::make_shared<std::string>("study");
+    auto stop_at = std::make_shared<std::vector<std::string>>();
+    auto patience = std::make_shared<std::size_t>(0);
     cmd->add_option("--space", *space, "design space to search (built-in name or YAML file)");
-    cmd->add_option("--pool", *pool, "search this finite list instead (JSON lines, each with a \"model\"); "
-                                     "with --space, the space's operators are used");
-    cmd->add_option("--evaluator", *evaluators, "name:key=value,... (repeatable): params, flops, "
-                                                "table:file=F,metric=M")->required();
-    cmd->add_option("--objective", *objectives, "NAME:max or NAME:min (repeatable; the first is the primary)")
+    cmd->add_option("--pool", *pool,
+                    "search this finite list instead (JSON lines, each with a \"model\"); "
+                    "with --space, the space's operators are used");
+    cmd->add_option("--evaluator", *evaluators,
+                    "name:key=value,... (repeatable): params, flops, "
+                    "table:file=F,metric=M")
+        ->required();
+    cmd->add_option("--objective", *objectives,
+                    "NAME:max or NAME:min (repeatable; the first is the primary)")
         ->required();
     cmd->add_option("--constraint", *constraints, "NAME<=X or NAME>=X (repeatable)");
-    cmd->add_option("--policy", *policy, "random, evolution, nsga2 (with options, e.g. evolution:population=20); "
-                                         "auto: evolution for one objective, nsga2 for several")
+    cmd->add_option("--policy", *policy,
+                    "random, evolution, nsga2 (with options, e.g. evolution:population=20); "
+                    "auto: evolution for one objective, nsga2 for several")
         ->capture_default_str();
-    cmd->add_option("--budget", *budget, "finished trials the study ends with")->check(CLI::PositiveNumber)
+    cmd->add_option("--budget", *budget, "finished trials the study ends with")
+        ->check(CLI::PositiveNumber)
         ->capture_default_str();
-    cmd->add_option("--batch", *batch, "candidates per ask (fixed per study; results do not depend on --workers)")
-        ->check(CLI::PositiveNumber)->capture_default_str();
+    cmd->add_option("--batch", *batch,
+                    "candidates per ask (fixed per study; results do not depend on --workers)")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
     cmd->add_option("--seed", *seed, "random seed")->capture_default_str();
-    cmd->add_option("--workers", *workers, "parallel evaluations")->check(CLI::Range(1, 1024))->capture_default_str();
-    cmd->add_option("--max-time", *max_time, "stop this run after so many seconds (resume continues)")
+    cmd->add_option("--workers", *workers, "parallel evaluations")
+        ->check(CLI::Range(1, 1024))
+        ->capture_default_str();
+    cmd->add_option("--max-time", *max_time,
+                    "stop this run after so many seconds (resume continues)")
         ->check(CLI::NonNegativeNumber);
-    cmd->add_option("--out", *out, "study directory (created; must not hold a study)")->capture_default_str();
+    cmd->add_option("--stop-at", *stop_at,
+                    "early stop once a trial meets NAME>=X or NAME<=X (repeatable: all "
+                    "must hold), e.g. sst2_accuracy>=0.83");
+    cmd->add_option("--patience", *patience,
+                    "early stop after so many finished trials without a better best")
+        ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--out", *out, "study directory (created; must not hold a study)")
+        ->capture_default_str();
     cmd->callback([=] {
       if (space->empty() && pool->empty()) throw InputError("give --space or --pool");
       EvaluatorRegistry registry;
       register_builtins(registry);
       nlohmann::json c;
       c["version"] = 1;
-      c["space"] = space->empty() ? nlohmann::json() : nlohmann::json(DesignSpace::load(*space).to_yaml());
+      c["space"] =
+          space->empty() ? nlohmann::json() : nlohmann::json(DesignSpace::load(*space).to_yaml());
       if (!pool->empty()) {
         nlohmann::json p = nlohmann::json::array();
         for (const auto& a : load_models(*pool)) p.push_back(nlohmann::json::parse(to_string(a)));
@@ -198,35 +242,46 @@ void add_search_commands(CLI::App& app) {
       c["budget"] = *budget;
       c["batch"] = *batch;
       c["seed"] = *seed;
+      std::vector<std::string> stops;
+      for (const auto& k : *stop_at) stops.push_back(Constraint::parse(k).str());
+      c["stop_at"] = stops;
+      c["patience"] = *patience;
       auto setup = setup_from_config(c, registry);
       {  // fail on a bad policy name before creating the study directory
         PolicyRegistry policies;
         register_builtin_policies(policies);
-        policies.create(c["policy"].get<std::string>(), PolicyContext{setup.domain.get(), setup.objectives,
-                                                                      setup.constraints, *seed});
+        policies.create(
+            c["policy"].get<std::string>(),
+            PolicyContext{setup.domain.get(), setup.objectives, setup.constraints, *seed});
       }
-      auto study = Study::create(*out, c);  // policies claim proposals only in ask(): the domain is fresh
+      auto study =
+          Study::create(*out, c);  // policies claim proposals only in ask(): the domain is fresh
       run_and_report(*study, setup, registry, *workers, *max_time);
     });
   }
   {
-    auto* cmd = app.add_subcommand("resume", "continue a study where it stopped: finished trials are kept, "
-                                             "interrupted ones re-run");
+    auto* cmd = app.add_subcommand("resume",
+                                   "continue a study where it stopped: finished trials are kept, "
+                                   "interrupted ones re-run");
     auto dir = std::make_shared<std::string>();
     auto workers = std::make_shared<int>(1);
     auto budget = std::make_shared<std::size_t>(0);
     auto max_time = std::make_shared<double>(0);
     cmd->add_option("--study", *dir, "study directory")->required();
-    cmd->add_option("--workers", *workers, "parallel evaluations")->check(CLI::Range(1, 1024))->capture_default_str();
+    cmd->add_option("--workers", *workers, "parallel evaluations")
+        ->check(CLI::Range(1, 1024))
+        ->capture_default_str();
     cmd->add_option("--budget", *budget, "raise the study's budget to this many finished trials");
-    cmd->add_option("--max-time", *max_time, "stop this run after so many seconds")->check(CLI::NonNegativeNumber);
+    cmd->add_option("--max-time", *max_time, "stop this run after so many seconds")
+        ->check(CLI::NonNegativeNumber);
     cmd->callback([=] {
       auto study = Study::open(*dir);
       EvaluatorRegistry registry;
       register_builtins(registry);
       auto c = study->config();
       if (*budget) {
-        if (*budget < c.at("budget").get<std::size_t>()) throw InputError("--budget cannot lower the study's budget");
+        if (*budget < c.at("budget").get<std::size_t>())
+          throw InputError("--budget cannot lower the study's budget");
         c["budget"] = *budget;
       }
       auto setup = setup_from_config(c, registry);
@@ -234,25 +289,31 @@ void add_search_commands(CLI::App& app) {
     });
   }
   {
-    auto* cmd = app.add_subcommand("export", "write a study's best, Pareto or all trials as JSON, CSV or "
-                                             "FlexiBERT model dicts");
+    auto* cmd = app.add_subcommand("export",
+                                   "write a study's best, Pareto or all trials as JSON, CSV or "
+                                   "FlexiBERT model dicts");
     auto dir = std::make_shared<std::string>();
     auto what = std::make_shared<std::string>("best");
     auto format = std::make_shared<std::string>("json");
     auto out = std::make_shared<std::string>("-");
     cmd->add_option("--study", *dir, "study directory")->required();
-    cmd->add_option("--what", *what, "best, pareto or all")->check(CLI::IsMember({"best", "pareto", "all"}))
+    cmd->add_option("--what", *what, "best, pareto or all")
+        ->check(CLI::IsMember({"best", "pareto", "all"}))
         ->capture_default_str();
-    cmd->add_option("--format", *format, "json (trials), csv (trials), flexibert (model dicts only)")
-        ->check(CLI::IsMember({"json", "csv", "flexibert"}))->capture_default_str();
+    cmd->add_option("--format", *format,
+                    "json (trials), csv (trials), flexibert (model dicts only)")
+        ->check(CLI::IsMember({"json", "csv", "flexibert"}))
+        ->capture_default_str();
     cmd->add_option("-o,--out", *out, "output file ('-' for stdout)")->capture_default_str();
     cmd->callback([=] {
       auto study = Study::open(*dir, false);
       const auto& c = study->config();
       std::vector<Objective> objs;
       std::vector<Constraint> cons;
-      for (const auto& o : c.at("objectives")) objs.push_back(Objective::parse(o.get<std::string>()));
-      for (const auto& k : c.at("constraints")) cons.push_back(Constraint::parse(k.get<std::string>()));
+      for (const auto& o : c.at("objectives"))
+        objs.push_back(Objective::parse(o.get<std::string>()));
+      for (const auto& k : c.at("constraints"))
+        cons.push_back(Constraint::parse(k.get<std::string>()));
       auto all = study->trials();
       std::vector<Trial> sel;
       if (*what == "all") {
@@ -275,13 +336,15 @@ void add_search_commands(CLI::App& app) {
         text += ",eval_seconds,policy_seconds,reason,model\n";
         for (const auto& t : sel) {
           text += std::to_string(t.id) + "," + (t.ok() ? "ok" : "failed") + "," + t.hash;
-          for (const auto& n : names) text += "," + (t.values.count(n) ? fmt(t.values.at(n)) : std::string());
-          text += "," + fmt(t.eval_seconds) + "," + fmt(t.policy_seconds) + "," + csv_quote(t.reason) + "," +
-                  csv_quote(to_string(t.arch)) + "\n";
+          for (const auto& n : names)
+            text += "," + (t.values.count(n) ? fmt(t.values.at(n)) : std::string());
+          text += "," + fmt(t.eval_seconds) + "," + fmt(t.policy_seconds) + "," +
+                  csv_quote(t.reason) + "," + csv_quote(to_string(t.arch)) + "\n";
         }
       } else {
         nlohmann::ordered_json j = nlohmann::ordered_json::array();
-        for (const auto& t : sel) j.push_back(*format == "flexibert" ? to_json(t.arch) : Study::trial_json(t));
+        for (const auto& t : sel)
+          j.push_back(*format == "flexibert" ? to_json(t.arch) : Study::trial_json(t));
         text = (*what == "best" ? j[0].dump(2) : j.dump(2)) + "\n";
       }
       write_output(*out, text);

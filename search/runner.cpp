@@ -10,7 +10,8 @@
 
 namespace flexnas {
 
-EvaluatorSet::EvaluatorSet(const EvaluatorRegistry& registry, const std::vector<std::string>& specs, int copies) {
+EvaluatorSet::EvaluatorSet(const EvaluatorRegistry& registry, const std::vector<std::string>& specs,
+                           int copies) {
   for (int k = 0; k < std::max(1, copies); ++k) {
     std::vector<std::unique_ptr<Evaluator>> set;
     for (const auto& s : specs) set.push_back(registry.create(s));
@@ -46,8 +47,8 @@ EvalResult EvaluatorSet::evaluate(int k, const Architecture& a, const EvalContex
 }
 
 RunSummary run_search(Study& study, Policy& policy, SearchDomain& domain, EvaluatorSet& evaluators,
-                      const std::vector<Objective>& objectives, const std::vector<Constraint>& constraints,
-                      const RunOptions& opt) {
+                      const std::vector<Objective>& objectives,
+                      const std::vector<Constraint>& constraints, const RunOptions& opt) {
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
   auto stored = study.trials();
@@ -77,10 +78,12 @@ RunSummary run_search(Study& study, Policy& policy, SearchDomain& domain, Evalua
       // Replay: the policy must propose exactly what it proposed before.
       const auto again = policy.ask(it->second.size());
       bool same = again.size() == it->second.size();
-      for (std::size_t i = 0; same && i < again.size(); ++i) same = domain.key(again[i]) == it->second[i].hash;
+      for (std::size_t i = 0; same && i < again.size(); ++i)
+        same = domain.key(again[i]) == it->second[i].hash;
       if (!same)
-        throw InputError("study " + study.dir() + " cannot be replayed: batch " + std::to_string(batch) +
-                         " differs from what the policy proposes now (written by another flexnas version?)");
+        throw InputError(
+            "study " + study.dir() + " cannot be replayed: batch " + std::to_string(batch) +
+            " differs from what the policy proposes now (written by another flexnas version?)");
       trials = it->second;
     } else {
       if (asked_total >= opt.budget) break;
@@ -101,7 +104,8 @@ RunSummary run_search(Study& study, Policy& policy, SearchDomain& domain, Evalua
     for (std::size_t i = 0; i < trials.size(); ++i)
       if (!trials[i].finished()) todo.push_back(i);
     if (!todo.empty()) {
-      if (opt.max_seconds > 0 && std::chrono::duration<double>(Clock::now() - start).count() >= opt.max_seconds) {
+      if (opt.max_seconds > 0 &&
+          std::chrono::duration<double>(Clock::now() - start).count() >= opt.max_seconds) {
         summary.stopped_because = "time";
         break;
       }
@@ -135,27 +139,62 @@ RunSummary run_search(Study& study, Policy& policy, SearchDomain& domain, Evalua
           progress.elapsed_seconds = std::chrono::duration<double>(Clock::now() - start).count();
           progress.last = &t;
           if (opt.progress) opt.progress(progress);
-          for (const auto& cb : opt.stop_when) stop = stop || cb(progress);
         });
       });
     }
     policy.tell(trials);
     for (auto& t : trials) {
-      if (static_cast<std::size_t>(t.id) < all.size()) all[static_cast<std::size_t>(t.id)] = t;
-      else all.push_back(t);
+      if (static_cast<std::size_t>(t.id) < all.size())
+        all[static_cast<std::size_t>(t.id)] = t;
+      else
+        all.push_back(t);
     }
-    if (stop) {
-      summary.stopped_because = "callback";
-      break;
+    progress.trials = &all;
+    progress.best =
+        best_trial(all, objectives, constraints);  // lowest id on ties, whatever finished first
+    for (const auto& cb : opt.stop_when) {
+      auto why = cb(progress);
+      if (!why.empty()) {
+        summary.stopped_because = why;
+        stop = true;
+        break;
+      }
     }
-    if (progress.finished >= opt.budget && stored_batches.upper_bound(batch) == stored_batches.end()) {
+    if (stop) break;
+    if (progress.finished >= opt.budget &&
+        stored_batches.upper_bound(batch) == stored_batches.end()) {
       summary.stopped_because = "budget";
       break;
     }
   }
+  progress.trials = nullptr;
   summary.finished = progress.finished;
   summary.failed = progress.failed;
   return summary;
+}
+
+std::function<std::string(const RunProgress&)> stop_at_target(std::vector<Constraint> conditions) {
+  return [conditions = std::move(conditions)](const RunProgress& p) -> std::string {
+    if (!p.trials) return {};
+    for (const auto& t : *p.trials) {
+      if (!t.ok()) continue;
+      bool met = true;
+      for (const auto& c : conditions)
+        met = met && t.values.count(c.name) && c.violation(t.values) == 0;
+      if (met) return "target reached by trial " + std::to_string(t.id);
+    }
+    return {};
+  };
+}
+
+std::function<std::string(const RunProgress&)> stop_after_patience(std::size_t n) {
+  return [n](const RunProgress& p) -> std::string {
+    if (!p.trials || !p.best) return {};
+    std::size_t since = 0;
+    for (const auto& t : *p.trials) since += t.finished() && t.id > p.best->id;
+    if (since < n) return {};
+    return "no improvement in " + std::to_string(since) + " trials";
+  };
 }
 
 }  // namespace flexnas

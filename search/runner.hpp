@@ -21,28 +21,40 @@ struct RunProgress {
   double elapsed_seconds = 0;
   std::optional<Trial> best;
   const Trial* last = nullptr;
+  // Every trial of the study so far in id order; set for stop rules (batch ends) only.
+  const std::vector<Trial>* trials = nullptr;
 };
 
 struct RunOptions {
-  std::size_t budget = 100;     // finished trials (ok or failed) the study ends with
-  double max_seconds = 0;       // wall-time budget of this run; 0: none
-  std::size_t batch = 4;        // candidates per ask
-  int workers = 1;              // parallel evaluations
-  std::uint64_t seed = 0;       // handed to evaluators (each trial gets seed + id)
+  std::size_t budget = 100;  // finished trials (ok or failed) the study ends with
+  double max_seconds = 0;    // wall-time budget of this run; 0: none
+  std::size_t batch = 4;     // candidates per ask
+  int workers = 1;           // parallel evaluations
+  std::uint64_t seed = 0;    // handed to evaluators (each trial gets seed + id)
   std::function<void(const RunProgress&)> progress;
-  // Early stop: called after each finished trial; returning true ends the run.
-  std::vector<std::function<bool(const RunProgress&)>> stop_when;
+  // Early stop: called once per batch, after the policy was told the batch, with the
+  // progress so far; a non-empty answer ends the run and becomes `stopped_because`. Checked
+  // at batch ends only, so the stopping point does not depend on --workers, and replayed
+  // batches are checked too, so a resumed study stops where it stopped before.
+  std::vector<std::function<std::string(const RunProgress&)>> stop_when;
 };
+
+// Ready-made stop rules. Target: a finished trial whose values meet every condition
+// (e.g. "sst2_accuracy>=0.83"). Patience: `n` finished trials in a row without a better
+// best trial (by the primary objective, feasible first).
+std::function<std::string(const RunProgress&)> stop_at_target(std::vector<Constraint> conditions);
+std::function<std::string(const RunProgress&)> stop_after_patience(std::size_t n);
 
 struct RunSummary {
   std::size_t finished = 0, failed = 0;
-  std::string stopped_because;  // "budget", "time", "callback", "exhausted"
+  std::string stopped_because;  // "budget", "time", "exhausted", or a stop rule's reason
 };
 
 // Evaluators built per worker from their specs.
 class EvaluatorSet {
  public:
-  EvaluatorSet(const EvaluatorRegistry& registry, const std::vector<std::string>& specs, int copies);
+  EvaluatorSet(const EvaluatorRegistry& registry, const std::vector<std::string>& specs,
+               int copies);
   std::vector<ValueSpec> provides() const;
   // Runs every evaluator of copy `k`; failures and exceptions become a failed result.
   EvalResult evaluate(int k, const Architecture& a, const EvalContext& ctx);
@@ -52,7 +64,7 @@ class EvaluatorSet {
 };
 
 RunSummary run_search(Study& study, Policy& policy, SearchDomain& domain, EvaluatorSet& evaluators,
-                      const std::vector<Objective>& objectives, const std::vector<Constraint>& constraints,
-                      const RunOptions& opt);
+                      const std::vector<Objective>& objectives,
+                      const std::vector<Constraint>& constraints, const RunOptions& opt);
 
 }  // namespace flexnas

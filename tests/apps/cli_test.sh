@@ -108,9 +108,18 @@ import json
 p = [(t["values"]["params"], t["values"]["flops"]) for t in json.load(open("ns/pareto.json"))]
 assert p and not any(b != a and b[0] <= a[0] and b[1] <= a[1] for a in p for b in p)
 PY
+# Early stop: a target every model meets ends the search after its first batch; patience
+# ends it before the budget; both are stored and honoured by resume.
+out=$("$flexnas" search "${S[@]}" --budget 30 --stop-at 'params>=1' --out st1 2>&1)
+grep -q "stopped: target reached by trial 0" <<<"$out" && [[ $(wc -l < st1/trials.jsonl) -eq 4 ]] && ok || bad "stop-at: $out"
+out=$("$flexnas" resume --study st1 2>&1)
+grep -q "stopped: target reached" <<<"$out" && [[ $(wc -l < st1/trials.jsonl) -eq 4 ]] && ok || bad "stop-at on resume: $out"
+out=$("$flexnas" search "${S[@]}" --budget 400 --patience 10 --out st2 2>&1)
+grep -q "stopped: no improvement in" <<<"$out" && [[ $(wc -l < st2/trials.jsonl) -lt 400 ]] && ok || bad "patience: $out"
+expect_input_error "--stop-at value 'acc' is provided by no evaluator" "$flexnas" search "${S[@]}" --stop-at 'acc>=1' --out x6
 expect_input_error "already holds a study" "$flexnas" search "${S[@]}" --budget 5 --out w1
 expect_input_error "unknown policy 'bogus' (valid: random, evolution, nsga2" "$flexnas" search "${S[@]}" --policy bogus --out x1
-expect_input_error "unknown evaluator 'latency' (valid:" "$flexnas" search --space flexibert-test --evaluator latency \
+expect_input_error "unknown evaluator 'bogus' (valid:" "$flexnas" search --space flexibert-test --evaluator bogus \
   --objective params:min --out x2
 expect_input_error "objective 'accuracy' is provided by no evaluator" "$flexnas" search --space flexibert-test \
   --evaluator params --objective accuracy:max --out x3
@@ -120,7 +129,7 @@ expect_input_error "badpool.jsonl:2" "$flexnas" search --pool badpool.jsonl --ev
 expect_input_error "takes one objective" "$flexnas" search --space flexibert-test --evaluator params --evaluator flops \
   --objective params:min --objective flops:min --policy evolution --out x5
 expect_input_error "holds no study" "$flexnas" resume --study nowhere
-[[ ! -e x1 && ! -e x2 && ! -e x3 && ! -e x5 ]] && ok || bad "a refused search left a study directory behind"
+[[ ! -e x1 && ! -e x2 && ! -e x3 && ! -e x5 && ! -e x6 ]] && ok || bad "a refused search left a study directory behind"
 
 # --- every command shown in the README and docs -------------------------------------------
 ln -s "$src/data" data
