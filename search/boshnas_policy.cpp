@@ -9,6 +9,7 @@
 #include <limits>
 #include <set>
 
+#include "search/encoder.hpp"
 #include "search/policy.hpp"
 #include "space/error.hpp"
 #include "surrogate/surrogate.hpp"
@@ -29,7 +30,7 @@ struct BoshnasPolicyOptions {
 class BoshnasPolicy : public Policy {
  public:
   BoshnasPolicy(const PolicyContext& ctx, BoshnasPolicyOptions opt)
-      : ctx_(ctx), opt_(std::move(opt)), rng_(ctx.seed) {
+      : ctx_(ctx), opt_(std::move(opt)), rng_(ctx.seed), encoder_(*ctx.domain, opt_.encoding, ctx.seed, "policy boshnas") {
     SurrogateRegistry reg;
     register_builtins(reg);
     // Validates the name now (InputError), creates fresh models per fit later.
@@ -37,17 +38,6 @@ class BoshnasPolicy : public Policy {
       reg.create(opt_.surrogate, {{"seed", std::to_string(ctx.seed % (1ULL << 62))}});
     } catch (const std::exception& e) {
       throw InputError(std::string("policy boshnas: ") + e.what());
-    }
-    if (opt_.encoding != "embedding" && opt_.encoding != "naive")
-      throw InputError("policy boshnas: encoding=" + opt_.encoding + " is not embedding or naive");
-    if (!ctx_.domain->is_pool() && opt_.encoding == "embedding") {
-      // A design space has no fitted embedding: fit one on a uniform sample.
-      Rng r(ctx.seed ^ 0x9e3779b97f4a7c15ULL);
-      std::vector<Architecture> sample;
-      for (int i = 0; i < 400; ++i) sample.push_back(ctx_.domain->space().sample(r));
-      EmbeddingOptions eo;
-      eo.seed = ctx.seed;
-      space_embedding_ = std::make_shared<const Embedding>(Embedding::fit(sample, ctx_.domain->space(), eo));
     }
   }
 
@@ -68,23 +58,18 @@ class BoshnasPolicy : public Policy {
     }
     // Fit on the finished trials (loss to minimise; a random scalarisation for several
     // objectives; infeasible trials get the worst loss plus their violation).
-    Eigen::MatrixXd x(static_cast<Eigen::Index>(ok_.size()), dim());
+    std::vector<Architecture> done;
+    for (const auto& t : ok_) done.push_back(t.arch);
+    const Eigen::MatrixXd x = encoder_.encode(done);
     Eigen::VectorXd y = losses();
-    for (std::size_t i = 0; i < ok_.size(); ++i) x.row(static_cast<Eigen::Index>(i)) = encode(ok_[i].arch);
     SurrogateRegistry reg;
     register_builtins(reg);
     auto model = reg.create(opt_.surrogate, {{"seed", std::to_string((ctx_.seed + fits_++) % (1ULL << 62))}});
     model->fit(x, y);
 
-    std::vector<std::ptrdiff_t> rows;  // pool rows of the candidates (pool mode)
-    std::vector<Architecture> cands = candidates(rows);
+    std::vector<Architecture> cands = candidates();
     if (cands.empty()) return out;
-    Eigen::MatrixXd cx(static_cast<Eigen::Index>(cands.size()), dim());
-    for (std::size_t i = 0; i < cands.size(); ++i)
-      cx.row(static_cast<Eigen::Index>(i)) = opt_.encoding == "embedding" && !rows.empty()
-                                                 ? Eigen::VectorXd(embedding()->points().row(rows[i]).transpose())
-                                                 : encode(cands[i]);
-    const auto pred = model->predict(cx);
+    const auto pred = model->predict(encoder_.encode(cands));
     const bool converged = since_improvement_ >= opt_.patience;
     std::vector<double> z(cands.size()), unc(cands.size());
     for (std::size_t i = 0; i < cands.size(); ++i) {
@@ -135,22 +120,6 @@ class BoshnasPolicy : public Policy {
   }
 
  private:
-  const Embedding* embedding() const {
-    return ctx_.domain->is_pool() ? ctx_.domain->embedding() : space_embedding_.get();
-  }
-  Eigen::Index dim() const {
-    if (opt_.encoding == "naive") return naive_encoding(ctx_.domain->space().sample(const_cast<Rng&>(probe_)), ctx_.domain->space()).size();
-    return embedding()->dim();
-  }
-  Eigen::VectorXd encode(const Architecture& a) const {
-    if (opt_.encoding == "naive") return naive_encoding(a, ctx_.domain->space());
-    if (ctx_.domain->is_pool()) {
-      const auto i = ctx_.domain->pool_index(ctx_.domain->key(a));
-      if (i >= 0) return embedding()->points().row(static_cast<Eigen::Index>(i)).transpose();
-    }
-    return embedding()->embed(a);
-  }
-
   Eigen::VectorXd losses() {
     const std::size_t m = ctx_.objectives.size();
     std::vector<double> w(m, 1.0);
@@ -178,15 +147,12 @@ class BoshnasPolicy : public Policy {
     return y;
   }
 
-  std::vector<Architecture> candidates(std::vector<std::ptrdiff_t>& rows) {
+  std::vector<Architecture> candidates() {
     std::vector<Architecture> c;
     if (ctx_.domain->is_pool()) {
       const auto& pool = ctx_.domain->pool();
       for (std::size_t i = 0; i < pool.size(); ++i)
-        if (!ctx_.domain->seen(ctx_.domain->pool_keys()[i])) {
-          c.push_back(pool[i]);
-          rows.push_back(static_cast<std::ptrdiff_t>(i));
-        }
+        if (!ctx_.domain->seen(ctx_.domain->pool_keys()[i])) c.push_back(pool[i]);
       return c;
     }
     // Samples plus mutations of the best trials so far.
@@ -209,8 +175,7 @@ class BoshnasPolicy : public Policy {
   PolicyContext ctx_;
   BoshnasPolicyOptions opt_;
   Rng rng_;
-  Rng probe_{0};
-  std::shared_ptr<const Embedding> space_embedding_;
+  CandidateEncoder encoder_;
   std::vector<Trial> ok_;
   double best_loss_ = std::numeric_limits<double>::infinity();
   int since_improvement_ = 0;

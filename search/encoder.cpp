@@ -1,0 +1,68 @@
+#include "search/encoder.hpp"
+
+#include "space/error.hpp"
+
+namespace flexnas {
+
+CandidateEncoder::CandidateEncoder(const SearchDomain& domain, std::string encoding, std::uint64_t seed,
+                                   const std::string& who)
+    : domain_(domain), encoding_(std::move(encoding)) {
+  if (encoding_ != "embedding" && encoding_ != "naive")
+    throw InputError(who + ": encoding=" + encoding_ + " is not embedding or naive");
+  if (encoding_ == "naive") {
+    Rng probe(0);
+    dim_ = naive_encoding(domain_.space().sample(probe), domain_.space()).size();
+    return;
+  }
+  if (!domain_.is_pool()) {
+    // A design space has no fitted embedding: fit one on a uniform sample.
+    Rng r(seed ^ 0x9e3779b97f4a7c15ULL);
+    std::vector<Architecture> sample;
+    for (int i = 0; i < 400; ++i) sample.push_back(domain_.space().sample(r));
+    EmbeddingOptions eo;
+    eo.seed = seed;
+    space_embedding_ = std::make_shared<const Embedding>(Embedding::fit(sample, domain_.space(), eo));
+    dim_ = space_embedding_->dim();
+  } else {
+    dim_ = domain_.embedding()->dim();
+  }
+}
+
+Eigen::VectorXd CandidateEncoder::encode(const Architecture& a) { return encode(std::vector<Architecture>{a}).row(0); }
+
+Eigen::MatrixXd CandidateEncoder::encode(const std::vector<Architecture>& archs) {
+  Eigen::MatrixXd x(static_cast<Eigen::Index>(archs.size()), dim_);
+  std::vector<std::string> keys(archs.size());
+  std::vector<Architecture> todo;
+  std::vector<std::size_t> todo_rows;
+  for (std::size_t i = 0; i < archs.size(); ++i) {
+    keys[i] = domain_.key(archs[i]);
+    auto it = cache_.find(keys[i]);
+    if (it != cache_.end()) {
+      x.row(static_cast<Eigen::Index>(i)) = it->second;
+      continue;
+    }
+    if (encoding_ == "naive") {
+      x.row(static_cast<Eigen::Index>(i)) = naive_encoding(archs[i], domain_.space());
+    } else if (domain_.is_pool() && domain_.pool_index(keys[i]) >= 0) {
+      x.row(static_cast<Eigen::Index>(i)) = domain_.embedding()->points().row(domain_.pool_index(keys[i]));
+    } else {
+      todo.push_back(archs[i]);
+      todo_rows.push_back(i);
+      continue;
+    }
+    cache_.emplace(keys[i], x.row(static_cast<Eigen::Index>(i)).transpose());
+  }
+  if (!todo.empty()) {
+    const Embedding& e = domain_.is_pool() ? *domain_.embedding() : *space_embedding_;
+    const Eigen::MatrixXd rows = e.embed(todo);
+    for (std::size_t k = 0; k < todo.size(); ++k) {
+      const auto i = todo_rows[k];
+      x.row(static_cast<Eigen::Index>(i)) = rows.row(static_cast<Eigen::Index>(k));
+      cache_.emplace(keys[i], rows.row(static_cast<Eigen::Index>(k)).transpose());
+    }
+  }
+  return x;
+}
+
+}  // namespace flexnas

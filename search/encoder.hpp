@@ -1,0 +1,37 @@
+#pragma once
+// CandidateEncoder: the vectors surrogate-based policies learn on. "embedding" is the
+// Transformer2vec embedding (the pool's rows in pool mode; in a design space, an embedding
+// fitted on a seeded uniform sample with out-of-sample embedding of new candidates);
+// "naive" is the one-hot/ordinal layer encoding. Encodings are cached by graph hash, so a
+// candidate met again (a parent, a re-proposed mutation) is embedded once.
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <Eigen/Dense>
+
+#include "search/domain.hpp"
+
+namespace flexnas {
+
+class CandidateEncoder {
+ public:
+  // Throws InputError for an encoding other than "embedding" or "naive" (`who` names the
+  // policy in the message).
+  CandidateEncoder(const SearchDomain& domain, std::string encoding, std::uint64_t seed, const std::string& who);
+  Eigen::Index dim() const { return dim_; }
+  Eigen::VectorXd encode(const Architecture& a);
+  // Rows for several architectures; out-of-sample embeddings computed in parallel.
+  Eigen::MatrixXd encode(const std::vector<Architecture>& archs);
+  const std::string& encoding() const { return encoding_; }
+
+ private:
+  const SearchDomain& domain_;
+  std::string encoding_;
+  std::shared_ptr<const Embedding> space_embedding_;
+  Eigen::Index dim_ = 0;
+  std::unordered_map<std::string, Eigen::VectorXd> cache_;
+};
+
+}  // namespace flexnas
