@@ -18,10 +18,10 @@ namespace flexnas {
 namespace {
 
 struct BoshnasPolicyOptions {
-  std::string surrogate = "boshnas";  // any surrogate registry name (gp for the GP-BO baseline)
+  std::string surrogate = "boshnas";   // any surrogate registry name (gp for the GP-BO baseline)
   std::string encoding = "embedding";  // embedding (Transformer2vec) or naive
   std::size_t init = 8;                // random trials before the surrogate is used
-  double kappa = 2;                    // z = mu - kappa * sigma (robust from 1 to 3, see docs/search.md)
+  double kappa = 2;  // z = mu - kappa * sigma (robust from 1 to 3, see docs/search.md)
   double p_uncertain = 0.1, p_random = 0.1;
   int patience = 5;                    // steps without improvement before aleatoric is added
   std::size_t space_candidates = 256;  // per ask in a design space
@@ -30,7 +30,10 @@ struct BoshnasPolicyOptions {
 class BoshnasPolicy : public Policy {
  public:
   BoshnasPolicy(const PolicyContext& ctx, BoshnasPolicyOptions opt)
-      : ctx_(ctx), opt_(std::move(opt)), rng_(ctx.seed), encoder_(*ctx.domain, opt_.encoding, ctx.seed, "policy boshnas") {
+      : ctx_(ctx),
+        opt_(std::move(opt)),
+        rng_(ctx.seed),
+        encoder_(*ctx.domain, opt_.encoding, ctx.seed, "policy boshnas") {
     SurrogateRegistry reg;
     register_builtins(reg);
     // Validates the name now (InputError), creates fresh models per fit later.
@@ -52,8 +55,10 @@ class BoshnasPolicy : public Policy {
     };
     if (ok_.size() < opt_.init) {
       for (int guard = 0; out.size() < n && guard < 1000;)
-        if (!take_random()) break;
-        else ++guard;
+        if (!take_random())
+          break;
+        else
+          ++guard;
       return out;
     }
     // Fit on the finished trials (loss to minimise; a random scalarisation for several
@@ -64,7 +69,8 @@ class BoshnasPolicy : public Policy {
     Eigen::VectorXd y = losses();
     SurrogateRegistry reg;
     register_builtins(reg);
-    auto model = reg.create(opt_.surrogate, {{"seed", std::to_string((ctx_.seed + fits_++) % (1ULL << 62))}});
+    auto model = reg.create(opt_.surrogate,
+                            {{"seed", std::to_string((ctx_.seed + fits_++) % (1ULL << 62))}});
     model->fit(x, y);
 
     std::vector<Architecture> cands = candidates();
@@ -74,7 +80,8 @@ class BoshnasPolicy : public Policy {
     std::vector<double> z(cands.size()), unc(cands.size());
     for (std::size_t i = 0; i < cands.size(); ++i) {
       const auto k = static_cast<Eigen::Index>(i);
-      const double sigma = converged ? std::hypot(pred.epistemic(k), pred.aleatoric(k)) : pred.epistemic(k);
+      const double sigma =
+          converged ? std::hypot(pred.epistemic(k), pred.aleatoric(k)) : pred.epistemic(k);
       z[i] = pred.mean(k) - opt_.kappa * sigma;
       unc[i] = pred.epistemic(k);
     }
@@ -83,7 +90,8 @@ class BoshnasPolicy : public Policy {
       std::size_t arg = cands.size();
       for (std::size_t i = 0; i < cands.size(); ++i) {
         if (used[i]) continue;
-        if (arg == cands.size() || (minimise ? score[i] < score[arg] : score[i] > score[arg])) arg = i;
+        if (arg == cands.size() || (minimise ? score[i] < score[arg] : score[i] > score[arg]))
+          arg = i;
       }
       return arg;
     };
@@ -94,7 +102,8 @@ class BoshnasPolicy : public Policy {
         if (!take_random()) break;
         continue;
       }
-      const std::size_t i = r < opt_.p_random + opt_.p_uncertain ? best_by(unc, false) : best_by(z, true);
+      const std::size_t i =
+          r < opt_.p_random + opt_.p_uncertain ? best_by(unc, false) : best_by(z, true);
       if (i == cands.size()) {
         if (!take_random()) break;
         continue;
@@ -140,7 +149,8 @@ class BoshnasPolicy : public Policy {
     Eigen::VectorXd y(static_cast<Eigen::Index>(ok_.size()));
     for (std::size_t i = 0; i < ok_.size(); ++i) {
       double s = 0;
-      for (std::size_t k = 0; k < m; ++k) s += w[k] * (hi[k] > lo[k] ? (v[i][k] - lo[k]) / (hi[k] - lo[k]) : 0);
+      for (std::size_t k = 0; k < m; ++k)
+        s += w[k] * (hi[k] > lo[k] ? (v[i][k] - lo[k]) / (hi[k] - lo[k]) : 0);
       const double viol = total_violation(ok_[i].values, ctx_.constraints);
       y(static_cast<Eigen::Index>(i)) = viol > 0 ? 1 + viol : s;
     }
@@ -158,12 +168,16 @@ class BoshnasPolicy : public Policy {
     // Samples plus mutations of the best trials so far.
     std::vector<const Trial*> best;
     for (const auto& t : ok_) best.push_back(&t);
-    std::sort(best.begin(), best.end(), [&](const Trial* a, const Trial* b) { return scalar_loss(*a, ctx_) < scalar_loss(*b, ctx_); });
+    std::sort(best.begin(), best.end(), [&](const Trial* a, const Trial* b) {
+      return scalar_loss(*a, ctx_) < scalar_loss(*b, ctx_);
+    });
     best.resize(std::min<std::size_t>(best.size(), 8));
     std::set<std::string> keys;
-    for (std::size_t i = 0; c.size() < opt_.space_candidates && i < 4 * opt_.space_candidates; ++i) {
-      std::optional<Architecture> a = i % 2 && !best.empty() ? ctx_.domain->mutate(best[i / 2 % best.size()]->arch, rng_)
-                                                             : ctx_.domain->sample(rng_);
+    for (std::size_t i = 0; c.size() < opt_.space_candidates && i < 4 * opt_.space_candidates;
+         ++i) {
+      std::optional<Architecture> a =
+          i % 2 && !best.empty() ? ctx_.domain->mutate(best[i / 2 % best.size()]->arch, rng_)
+                                 : ctx_.domain->sample(rng_);
       if (!a) continue;
       const auto k = ctx_.domain->key(*a);
       if (ctx_.domain->seen(k) || !keys.insert(k).second) continue;
@@ -186,9 +200,11 @@ class BoshnasPolicy : public Policy {
 
 void register_boshnas_policy(PolicyRegistry& r) {
   r.add({"boshnas",
-         "BOSHNAS: Bayesian neural surrogate over the embedding, optimistic acquisition, exploit/uncertain/random mix",
+         "BOSHNAS: Bayesian neural surrogate over the embedding, optimistic acquisition, "
+         "exploit/uncertain/random mix",
          {{"surrogate", "boshnas"}, {"encoding", "embedding"}, {"init", "8"}, {"kappa", "2"}},
-         true, [](const PolicyContext& c, const std::map<std::string, std::string>& o) {
+         true,
+         [](const PolicyContext& c, const std::map<std::string, std::string>& o) {
            BoshnasPolicyOptions opt;
            opt.surrogate = o.at("surrogate");
            opt.encoding = o.at("encoding");

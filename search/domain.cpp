@@ -9,7 +9,8 @@ namespace flexnas {
 
 SearchDomain::SearchDomain(DesignSpace space) : space_(std::move(space)) {}
 
-SearchDomain::SearchDomain(std::vector<Architecture> pool, std::optional<DesignSpace> space, std::uint64_t seed)
+SearchDomain::SearchDomain(std::vector<Architecture> pool, std::optional<DesignSpace> space,
+                           std::uint64_t seed)
     : space_(space ? std::move(*space) : infer_space(pool)) {
   if (pool.empty()) throw InputError("the pool holds no architectures");
   std::set<std::string> keys;
@@ -38,9 +39,13 @@ std::ptrdiff_t SearchDomain::pool_index(const std::string& key) const {
   return it == pool_row_.end() ? -1 : static_cast<std::ptrdiff_t>(it->second);
 }
 
-std::string SearchDomain::key(const Architecture& a) const { return graph_hash(a, space_.label_form()); }
+std::string SearchDomain::key(const Architecture& a) const {
+  return graph_hash(a, space_.label_form());
+}
 
-bool SearchDomain::claim(const Architecture& a) { return seen_.insert(key(a)).second; }
+bool SearchDomain::claim(const Architecture& a) {
+  return seen_.insert(key(a)).second;
+}
 
 std::size_t SearchDomain::remaining() const {
   if (!is_pool()) return std::numeric_limits<std::size_t>::max();
@@ -78,7 +83,8 @@ std::optional<Architecture> SearchDomain::snap(const Architecture& a, Rng& rng) 
   std::size_t arg = pool_.size();
   for (std::size_t i = 0; i < pool_.size(); ++i) {
     if (seen(pool_keys_[i])) continue;
-    const double d = (embedding_->points().row(static_cast<Eigen::Index>(i)).transpose() - x).squaredNorm();
+    const double d =
+        (embedding_->points().row(static_cast<Eigen::Index>(i)).transpose() - x).squaredNorm();
     if (d < best) {
       best = d;
       arg = i;
@@ -97,7 +103,8 @@ std::optional<Architecture> SearchDomain::mutate(const Architecture& a, Rng& rng
   return sample(rng);
 }
 
-std::optional<Architecture> SearchDomain::crossover(const Architecture& a, const Architecture& b, Rng& rng) const {
+std::optional<Architecture> SearchDomain::crossover(const Architecture& a, const Architecture& b,
+                                                    Rng& rng) const {
   for (int t = 0; t < 20; ++t) {
     auto c = snap(space_.crossover(a, b, rng), rng);
     if (c) return c;
@@ -125,12 +132,15 @@ DesignSpace SearchDomain::infer_space(const std::vector<Architecture>& pool) {
       for (const auto& h : L.heads) {
         auto it = std::find_if(s.operations.begin(), s.operations.end(),
                                [&](const OperationChoice& c) { return c.family == h.family; });
-        if (it == s.operations.end()) s.operations.push_back({h.family, {h.param}});
-        else add(it->params, h.param);
+        if (it == s.operations.end())
+          s.operations.push_back({h.family, {h.param}});
+        else
+          add(it->params, h.param);
       }
       add(s.ff_depth, static_cast<int>(L.ff.size()));
       for (int w : L.ff) add(s.ff_width, w);
-      s.mixed_ff = s.mixed_ff || std::adjacent_find(L.ff.begin(), L.ff.end(), std::not_equal_to<>()) != L.ff.end();
+      s.mixed_ff = s.mixed_ff || std::adjacent_find(L.ff.begin(), L.ff.end(),
+                                                    std::not_equal_to<>()) != L.ff.end();
       if (L.has_attention()) add(s.attn_kernels, L.attn_kernel);
       add(s.activations, L.activation);
       add(s.norms, L.norm);
@@ -138,7 +148,8 @@ DesignSpace SearchDomain::infer_space(const std::vector<Architecture>& pool) {
     }
   }
   if (s.attn_kernels.empty()) s.attn_kernels.push_back(AttnKernel::kSoftmax);
-  for (auto* v : {&s.layers, &s.hidden, &s.heads, &s.ff_depth, &s.ff_width}) std::sort(v->begin(), v->end());
+  for (auto* v : {&s.layers, &s.hidden, &s.heads, &s.ff_depth, &s.ff_width})
+    std::sort(v->begin(), v->end());
   s.check();
   return s;
 }

@@ -18,7 +18,8 @@ class SearchDomain {
  public:
   explicit SearchDomain(DesignSpace space);
   // A pool searched with `space`'s operators (inferred from the pool when absent).
-  SearchDomain(std::vector<Architecture> pool, std::optional<DesignSpace> space, std::uint64_t seed);
+  SearchDomain(std::vector<Architecture> pool, std::optional<DesignSpace> space,
+               std::uint64_t seed);
 
   bool is_pool() const { return !pool_.empty(); }
   const DesignSpace& space() const { return space_; }
@@ -39,7 +40,8 @@ class SearchDomain {
   // space operator leaves the pool); returns nullopt when nothing is left.
   std::optional<Architecture> sample(Rng& rng) const;
   std::optional<Architecture> mutate(const Architecture& a, Rng& rng) const;
-  std::optional<Architecture> crossover(const Architecture& a, const Architecture& b, Rng& rng) const;
+  std::optional<Architecture> crossover(const Architecture& a, const Architecture& b,
+                                        Rng& rng) const;
 
   // Union of the choices the pool's architectures use.
   static DesignSpace infer_space(const std::vector<Architecture>& pool);

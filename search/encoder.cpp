@@ -4,8 +4,8 @@
 
 namespace flexnas {
 
-CandidateEncoder::CandidateEncoder(const SearchDomain& domain, std::string encoding, std::uint64_t seed,
-                                   const std::string& who)
+CandidateEncoder::CandidateEncoder(const SearchDomain& domain, std::string encoding,
+                                   std::uint64_t seed, const std::string& who)
     : domain_(domain), encoding_(std::move(encoding)) {
   if (encoding_ != "embedding" && encoding_ != "naive")
     throw InputError(who + ": encoding=" + encoding_ + " is not embedding or naive");
@@ -21,14 +21,17 @@ CandidateEncoder::CandidateEncoder(const SearchDomain& domain, std::string encod
     for (int i = 0; i < 400; ++i) sample.push_back(domain_.space().sample(r));
     EmbeddingOptions eo;
     eo.seed = seed;
-    space_embedding_ = std::make_shared<const Embedding>(Embedding::fit(sample, domain_.space(), eo));
+    space_embedding_ =
+        std::make_shared<const Embedding>(Embedding::fit(sample, domain_.space(), eo));
     dim_ = space_embedding_->dim();
   } else {
     dim_ = domain_.embedding()->dim();
   }
 }
 
-Eigen::VectorXd CandidateEncoder::encode(const Architecture& a) { return encode(std::vector<Architecture>{a}).row(0); }
+Eigen::VectorXd CandidateEncoder::encode(const Architecture& a) {
+  return encode(std::vector<Architecture>{a}).row(0);
+}
 
 Eigen::MatrixXd CandidateEncoder::encode(const std::vector<Architecture>& archs) {
   Eigen::MatrixXd x(static_cast<Eigen::Index>(archs.size()), dim_);
@@ -45,7 +48,8 @@ Eigen::MatrixXd CandidateEncoder::encode(const std::vector<Architecture>& archs)
     if (encoding_ == "naive") {
       x.row(static_cast<Eigen::Index>(i)) = naive_encoding(archs[i], domain_.space());
     } else if (domain_.is_pool() && domain_.pool_index(keys[i]) >= 0) {
-      x.row(static_cast<Eigen::Index>(i)) = domain_.embedding()->points().row(domain_.pool_index(keys[i]));
+      x.row(static_cast<Eigen::Index>(i)) =
+          domain_.embedding()->points().row(domain_.pool_index(keys[i]));
     } else {
       todo.push_back(archs[i]);
       todo_rows.push_back(i);

@@ -19,7 +19,8 @@ class CandidateEncoder {
  public:
   // Throws InputError for an encoding other than "embedding" or "naive" (`who` names the
   // policy in the message).
-  CandidateEncoder(const SearchDomain& domain, std::string encoding, std::uint64_t seed, const std::string& who);
+  CandidateEncoder(const SearchDomain& domain, std::string encoding, std::uint64_t seed,
+                   const std::string& who);
   Eigen::Index dim() const { return dim_; }
   Eigen::VectorXd encode(const Architecture& a);
   // Rows for several architectures; out-of-sample embeddings computed in parallel.

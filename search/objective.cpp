@@ -16,13 +16,18 @@ Objective Objective::parse(const std::string& text) {
   Objective o;
   o.name = text.substr(0, colon);
   const auto dir = text.substr(colon + 1);
-  if (dir == "max" || dir == "maximize") o.direction = Direction::kMaximize;
-  else if (dir == "min" || dir == "minimize") o.direction = Direction::kMinimize;
-  else throw InputError("objective '" + text + "': direction '" + dir + "' is not max or min");
+  if (dir == "max" || dir == "maximize")
+    o.direction = Direction::kMaximize;
+  else if (dir == "min" || dir == "minimize")
+    o.direction = Direction::kMinimize;
+  else
+    throw InputError("objective '" + text + "': direction '" + dir + "' is not max or min");
   return o;
 }
 
-std::string Objective::str() const { return name + (direction == Direction::kMaximize ? ":max" : ":min"); }
+std::string Objective::str() const {
+  return name + (direction == Direction::kMaximize ? ":max" : ":min");
+}
 
 Constraint Constraint::parse(const std::string& text) {
   Constraint c;
@@ -81,14 +86,16 @@ bool pareto_dominates(const std::vector<double>& a, const std::vector<double>& b
 }
 }  // namespace
 
-bool constrained_dominates(const std::vector<double>& a, double viol_a, const std::vector<double>& b, double viol_b) {
+bool constrained_dominates(const std::vector<double>& a, double viol_a,
+                           const std::vector<double>& b, double viol_b) {
   if (viol_a == 0 && viol_b > 0) return true;
   if (viol_a > 0 && viol_b == 0) return false;
   if (viol_a > 0 && viol_b > 0) return viol_a < viol_b;
   return pareto_dominates(a, b);
 }
 
-std::vector<int> nondominated_fronts(const std::vector<std::vector<double>>& p, const std::vector<double>& viol) {
+std::vector<int> nondominated_fronts(const std::vector<std::vector<double>>& p,
+                                     const std::vector<double>& viol) {
   const std::size_t n = p.size();
   std::vector<std::vector<std::size_t>> dominated(n);
   std::vector<int> count(n, 0), front(n, -1);
@@ -96,8 +103,10 @@ std::vector<int> nondominated_fronts(const std::vector<std::vector<double>>& p, 
   for (std::size_t i = 0; i < n; ++i) {
     for (std::size_t j = 0; j < n; ++j) {
       if (i == j) continue;
-      if (constrained_dominates(p[i], viol[i], p[j], viol[j])) dominated[i].push_back(j);
-      else if (constrained_dominates(p[j], viol[j], p[i], viol[i])) ++count[i];
+      if (constrained_dominates(p[i], viol[i], p[j], viol[j]))
+        dominated[i].push_back(j);
+      else if (constrained_dominates(p[j], viol[j], p[i], viol[i]))
+        ++count[i];
     }
     if (count[i] == 0) {
       front[i] = 0;
@@ -117,7 +126,8 @@ std::vector<int> nondominated_fronts(const std::vector<std::vector<double>>& p, 
   return front;
 }
 
-std::vector<double> crowding_distance(const std::vector<std::vector<double>>& p, const std::vector<int>& front) {
+std::vector<double> crowding_distance(const std::vector<std::vector<double>>& p,
+                                      const std::vector<int>& front) {
   const std::size_t n = front.size();
   std::vector<double> d(n, 0);
   if (n == 0) return d;
@@ -126,7 +136,8 @@ std::vector<double> crowding_distance(const std::vector<std::vector<double>>& p,
   for (std::size_t k = 0; k < m; ++k) {
     for (std::size_t i = 0; i < n; ++i) order[i] = i;
     std::sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) {
-      const double px = p[static_cast<std::size_t>(front[x])][k], py = p[static_cast<std::size_t>(front[y])][k];
+      const double px = p[static_cast<std::size_t>(front[x])][k],
+                   py = p[static_cast<std::size_t>(front[y])][k];
       return px < py || (px == py && front[x] < front[y]);
     });
     const double lo = p[static_cast<std::size_t>(front[order.front()])][k];
@@ -134,7 +145,8 @@ std::vector<double> crowding_distance(const std::vector<std::vector<double>>& p,
     d[order.front()] = d[order.back()] = std::numeric_limits<double>::infinity();
     if (hi <= lo) continue;
     for (std::size_t i = 1; i + 1 < n; ++i)
-      d[order[i]] += (p[static_cast<std::size_t>(front[order[i + 1]])][k] - p[static_cast<std::size_t>(front[order[i - 1]])][k]) /
+      d[order[i]] += (p[static_cast<std::size_t>(front[order[i + 1]])][k] -
+                      p[static_cast<std::size_t>(front[order[i - 1]])][k]) /
                      (hi - lo);
   }
   return d;
@@ -155,7 +167,8 @@ double hypervolume(std::vector<std::vector<double>> pts, const std::vector<doubl
     return ref[0] - best;
   }
   // Slice along the last objective (HSO): sort by it, sweep, recurse on the rest.
-  std::sort(pts.begin(), pts.end(), [&](const auto& a, const auto& b) { return a[m - 1] < b[m - 1]; });
+  std::sort(pts.begin(), pts.end(),
+            [&](const auto& a, const auto& b) { return a[m - 1] < b[m - 1]; });
   double volume = 0;
   std::vector<std::vector<double>> active;
   const std::vector<double> sub_ref(ref.begin(), ref.end() - 1);
@@ -165,6 +178,32 @@ double hypervolume(std::vector<std::vector<double>> pts, const std::vector<doubl
     if (top > pts[i][m - 1]) volume += hypervolume(active, sub_ref) * (top - pts[i][m - 1]);
   }
   return volume;
+}
+
+std::vector<NsgaRank> nsga2_ranks(const std::vector<std::vector<double>>& points,
+                                  const std::vector<double>& violations) {
+  const auto fronts = nondominated_fronts(points, violations);
+  std::vector<NsgaRank> ranks(points.size());
+  const int max_front = fronts.empty() ? -1 : *std::max_element(fronts.begin(), fronts.end());
+  for (int f = 0; f <= max_front; ++f) {
+    std::vector<int> members;
+    for (std::size_t i = 0; i < fronts.size(); ++i)
+      if (fronts[i] == f) members.push_back(static_cast<int>(i));
+    const auto cd = crowding_distance(points, members);
+    for (std::size_t k = 0; k < members.size(); ++k)
+      ranks[static_cast<std::size_t>(members[k])] = {f, cd[k]};
+  }
+  return ranks;
+}
+
+std::vector<std::size_t> nsga2_order(const std::vector<NsgaRank>& ranks) {
+  std::vector<std::size_t> order(ranks.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    if (ranks[a].front != ranks[b].front) return ranks[a].front < ranks[b].front;
+    return ranks[a].crowding > ranks[b].crowding;
+  });
+  return order;
 }
 
 }  // namespace flexnas

@@ -35,12 +35,25 @@ double total_violation(const Values& v, const std::vector<Constraint>& constrain
 
 // Deb's constrained domination: a feasible point dominates an infeasible one; two
 // infeasible points compare by total violation; two feasible ones by Pareto dominance.
-bool constrained_dominates(const std::vector<double>& a, double viol_a, const std::vector<double>& b, double viol_b);
+bool constrained_dominates(const std::vector<double>& a, double viol_a,
+                           const std::vector<double>& b, double viol_b);
 
 // Fast non-dominated sorting (Deb et al. 2002): front index of each point (0 = best).
-std::vector<int> nondominated_fronts(const std::vector<std::vector<double>>& points, const std::vector<double>& violations);
+std::vector<int> nondominated_fronts(const std::vector<std::vector<double>>& points,
+                                     const std::vector<double>& violations);
 // Crowding distance of the points of one front (indices into points).
-std::vector<double> crowding_distance(const std::vector<std::vector<double>>& points, const std::vector<int>& front);
+std::vector<double> crowding_distance(const std::vector<std::vector<double>>& points,
+                                      const std::vector<int>& front);
+
+// NSGA-II's rank of every point: its front and its crowding distance in that front.
+struct NsgaRank {
+  int front = 0;
+  double crowding = 0;
+};
+std::vector<NsgaRank> nsga2_ranks(const std::vector<std::vector<double>>& points,
+                                  const std::vector<double>& violations);
+// Indices ordered best first: lower front, then larger crowding, then lower index.
+std::vector<std::size_t> nsga2_order(const std::vector<NsgaRank>& ranks);
 
 // Hypervolume dominated by `points` (minimisation) up to `reference`, exact for any
 // number of objectives (inclusion-exclusion over slices; fine for Pareto sets of a few

@@ -10,7 +10,9 @@
 
 namespace flexnas {
 
-void PolicyRegistry::add(Entry e) { entries_.push_back(std::move(e)); }
+void PolicyRegistry::add(Entry e) {
+  entries_.push_back(std::move(e));
+}
 
 std::vector<std::string> PolicyRegistry::names() const {
   std::vector<std::string> n;
@@ -18,9 +20,11 @@ std::vector<std::string> PolicyRegistry::names() const {
   return n;
 }
 
-std::unique_ptr<Policy> PolicyRegistry::create(const std::string& text, const PolicyContext& ctx) const {
+std::unique_ptr<Policy> PolicyRegistry::create(const std::string& text,
+                                               const PolicyContext& ctx) const {
   const auto spec = EvaluatorSpec::parse(text);  // same "name:key=value" syntax
-  auto it = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.name == spec.name; });
+  auto it = std::find_if(entries_.begin(), entries_.end(),
+                         [&](const Entry& e) { return e.name == spec.name; });
   if (it == entries_.end()) {
     std::string names;
     for (const auto& e : entries_) names += (names.empty() ? "" : ", ") + e.name;
@@ -34,7 +38,8 @@ std::unique_ptr<Policy> PolicyRegistry::create(const std::string& text, const Po
     if (!opts.count(k)) {
       std::string known;
       for (const auto& o : it->options) known += (known.empty() ? "" : ", ") + o.first;
-      throw InputError("policy " + it->name + ": unknown option '" + k + "' (known: " + (known.empty() ? "none" : known) + ")");
+      throw InputError("policy " + it->name + ": unknown option '" + k +
+                       "' (known: " + (known.empty() ? "none" : known) + ")");
     }
     opts[k] = v;
   }
@@ -87,7 +92,8 @@ class EvolutionPolicy : public Policy {
       } else if (!pop_.empty()) {
         const Trial* best = nullptr;
         for (std::size_t k = 0; k < sample_; ++k) {
-          const Trial& t = pop_[std::uniform_int_distribution<std::size_t>(0, pop_.size() - 1)(rng_)];
+          const Trial& t =
+              pop_[std::uniform_int_distribution<std::size_t>(0, pop_.size() - 1)(rng_)];
           if (!best || scalar_loss(t, ctx_) < scalar_loss(*best, ctx_)) best = &t;
         }
         a = ctx_.domain->mutate(best->arch, rng_);
@@ -172,11 +178,6 @@ class Nsga2Policy : public Policy {
   }
 
  private:
-  struct Ranked {
-    int front;
-    double crowding;
-  };
-
   void rank(const std::vector<Trial>& trials) {
     std::vector<std::vector<double>> pts;
     std::vector<double> viol;
@@ -184,36 +185,26 @@ class Nsga2Policy : public Policy {
       pts.push_back(to_minimise(t.values, ctx_.objectives));
       viol.push_back(total_violation(t.values, ctx_.constraints));
     }
-    const auto fronts = nondominated_fronts(pts, viol);
-    ranks_.assign(trials.size(), {0, 0});
-    const int max_front = fronts.empty() ? -1 : *std::max_element(fronts.begin(), fronts.end());
-    for (int f = 0; f <= max_front; ++f) {
-      std::vector<int> members;
-      for (std::size_t i = 0; i < fronts.size(); ++i)
-        if (fronts[i] == f) members.push_back(static_cast<int>(i));
-      const auto cd = crowding_distance(pts, members);
-      for (std::size_t k = 0; k < members.size(); ++k)
-        ranks_[static_cast<std::size_t>(members[k])] = {f, cd[k]};
-    }
+    ranks_ = nsga2_ranks(pts, viol);
   }
 
-  std::vector<Trial> select(const std::vector<Trial>& all) {
+  // The first `population_` of `all` (in id order) by front and crowding.
+  std::vector<Trial> select(std::vector<Trial> all) {
+    std::sort(all.begin(), all.end(), [](const Trial& a, const Trial& b) { return a.id < b.id; });
     rank(all);
-    std::vector<std::size_t> order(all.size());
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-      if (ranks_[a].front != ranks_[b].front) return ranks_[a].front < ranks_[b].front;
-      if (ranks_[a].crowding != ranks_[b].crowding) return ranks_[a].crowding > ranks_[b].crowding;
-      return all[a].id < all[b].id;
-    });
     std::vector<Trial> next;
-    for (std::size_t i = 0; i < order.size() && next.size() < population_; ++i) next.push_back(all[order[i]]);
+    for (std::size_t i : nsga2_order(ranks_)) {
+      if (next.size() == population_) break;
+      next.push_back(all[i]);
+    }
     rank(next);
     return next;
   }
 
   const Trial& tournament() {
-    auto pick = [&] { return std::uniform_int_distribution<std::size_t>(0, parents_.size() - 1)(rng_); };
+    auto pick = [&] {
+      return std::uniform_int_distribution<std::size_t>(0, parents_.size() - 1)(rng_);
+    };
     const std::size_t a = pick(), b = pick();
     const auto& ra = ranks_[a];
     const auto& rb = ranks_[b];
@@ -228,34 +219,47 @@ class Nsga2Policy : public Policy {
   int generation_ = 0;
   std::size_t initial_asked_ = 0;
   std::vector<Trial> parents_, children_;
-  std::vector<Ranked> ranks_;  // of parents_
+  std::vector<NsgaRank> ranks_;  // of parents_
 };
 
-std::size_t size_option(const std::map<std::string, std::string>& o, const std::string& policy, const std::string& key) {
+std::size_t size_option(const std::map<std::string, std::string>& o, const std::string& policy,
+                        const std::string& key) {
   try {
     std::size_t pos = 0;
     const long v = std::stol(o.at(key), &pos);
     if (pos != o.at(key).size() || v < 1) throw std::invalid_argument("");
     return static_cast<std::size_t>(v);
   } catch (const std::exception&) {
-    throw InputError("policy " + policy + ": option " + key + "=" + o.at(key) + " is not a positive integer");
+    throw InputError("policy " + policy + ": option " + key + "=" + o.at(key) +
+                     " is not a positive integer");
   }
 }
 
 }  // namespace
 
-void register_boshnas_policy(PolicyRegistry& r);  // search/boshnas_policy.cpp
+void register_boshnas_policy(PolicyRegistry& r);       // search/boshnas_policy.cpp
+void register_sa_nsga2_policy(PolicyRegistry& r);      // search/sa_nsga2_policy.cpp
+void register_hierarchical_policy(PolicyRegistry& r);  // search/hierarchical_policy.cpp
 
 void register_builtin_policies(PolicyRegistry& r) {
-  r.add({"random", "uniform random search over the space or pool", {}, true,
+  r.add({"random",
+         "uniform random search over the space or pool",
+         {},
+         true,
          [](const PolicyContext& c, const auto&) { return std::make_unique<RandomPolicy>(c); }});
-  r.add({"evolution", "regularised (aging) evolution, Real et al. 2019", {{"population", "50"}, {"sample", "10"}}, false,
+  r.add({"evolution",
+         "regularised (aging) evolution, Real et al. 2019",
+         {{"population", "50"}, {"sample", "10"}},
+         false,
          [](const PolicyContext& c, const auto& o) {
            return std::make_unique<EvolutionPolicy>(c, size_option(o, "evolution", "population"),
                                                     size_option(o, "evolution", "sample"));
          }});
-  r.add({"nsga2", "NSGA-II with constrained domination, Deb et al. 2002", {{"population", "50"}, {"crossover", "0.9"}},
-         true, [](const PolicyContext& c, const auto& o) {
+  r.add({"nsga2",
+         "NSGA-II with constrained domination, Deb et al. 2002",
+         {{"population", "50"}, {"crossover", "0.9"}},
+         true,
+         [](const PolicyContext& c, const auto& o) {
            double p = 0.9;
            try {
              p = std::stod(o.at("crossover"));
@@ -266,6 +270,8 @@ void register_builtin_policies(PolicyRegistry& r) {
            return std::make_unique<Nsga2Policy>(c, size_option(o, "nsga2", "population"), p);
          }});
   register_boshnas_policy(r);
+  register_sa_nsga2_policy(r);
+  register_hierarchical_policy(r);
 }
 
 }  // namespace flexnas

@@ -34,7 +34,8 @@ class Policy {
 
 class PolicyRegistry {
  public:
-  using Factory = std::function<std::unique_ptr<Policy>(const PolicyContext&, const std::map<std::string, std::string>&)>;
+  using Factory = std::function<std::unique_ptr<Policy>(const PolicyContext&,
+                                                        const std::map<std::string, std::string>&)>;
   struct Entry {
     std::string name;
     std::string description;

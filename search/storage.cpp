@@ -18,9 +18,12 @@ namespace fs = std::filesystem;
 
 const char* to_string(TrialState s) {
   switch (s) {
-    case TrialState::kAsked: return "asked";
-    case TrialState::kOk: return "ok";
-    case TrialState::kFailed: return "failed";
+    case TrialState::kAsked:
+      return "asked";
+    case TrialState::kOk:
+      return "ok";
+    case TrialState::kFailed:
+      return "failed";
   }
   return "?";
 }
@@ -42,7 +45,9 @@ struct Stmt {
   ~Stmt() { sqlite3_finalize(s); }
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
-  void text(int i, const std::string& v) { sqlite3_bind_text(s, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT); }
+  void text(int i, const std::string& v) {
+    sqlite3_bind_text(s, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  }
   void integer(int i, std::int64_t v) { sqlite3_bind_int64(s, i, v); }
   void real(int i, double v) { sqlite3_bind_double(s, i, v); }
   int step() { return sqlite3_step(s); }
@@ -58,14 +63,16 @@ int take_lock(const std::string& dir) {
   if (fd < 0) throw InputError("cannot open " + path);
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     ::close(fd);
-    throw InputError("study " + dir + " is in use by another flexnas process (it holds " + path + ")");
+    throw InputError("study " + dir + " is in use by another flexnas process (it holds " + path +
+                     ")");
   }
   return fd;
 }
 
 }  // namespace
 
-Study::Study(std::string dir, sqlite3* db, int lock_fd) : dir_(std::move(dir)), db_(db), lock_fd_(lock_fd) {}
+Study::Study(std::string dir, sqlite3* db, int lock_fd)
+    : dir_(std::move(dir)), db_(db), lock_fd_(lock_fd) {}
 
 Study::~Study() {
   if (db_) sqlite3_close(db_);
@@ -84,7 +91,8 @@ void Study::exec(const std::string& sql) const {
 std::unique_ptr<Study> Study::create(const std::string& dir, const nlohmann::json& config) {
   std::error_code ec;
   if (fs::exists(fs::path(dir) / "study.sqlite", ec))
-    throw InputError("'" + dir + "' already holds a study (continue it with: flexnas resume --study " + dir +
+    throw InputError("'" + dir +
+                     "' already holds a study (continue it with: flexnas resume --study " + dir +
                      ", or choose another --out)");
   fs::create_directories(dir, ec);
   if (ec) throw InputError("cannot create study directory '" + dir + "': " + ec.message());
@@ -92,21 +100,26 @@ std::unique_ptr<Study> Study::create(const std::string& dir, const nlohmann::jso
   const int fd = take_lock(dir);
   sqlite3* db = nullptr;
   const auto path = dir + "/study.sqlite";
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
+      SQLITE_OK) {
     sqlite3_close(db);
     ::close(fd);
     throw InputError("cannot create " + path);
   }
   ::chmod(path.c_str(), 0600);
   std::unique_ptr<Study> s(new Study(dir, db, fd));
-  s->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-          "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-          "CREATE TABLE trials(id INTEGER PRIMARY KEY, batch INTEGER NOT NULL, model TEXT NOT NULL, hash TEXT NOT NULL,"
-          " state TEXT NOT NULL, vals TEXT NOT NULL DEFAULT '{}', reason TEXT NOT NULL DEFAULT '',"
-          " eval_seconds REAL NOT NULL DEFAULT 0, policy_seconds REAL NOT NULL DEFAULT 0, finished_seq INTEGER);");
+  s->exec(
+      "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+      "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+      "CREATE TABLE trials(id INTEGER PRIMARY KEY, batch INTEGER NOT NULL, model TEXT NOT NULL, "
+      "hash TEXT NOT NULL,"
+      " state TEXT NOT NULL, vals TEXT NOT NULL DEFAULT '{}', reason TEXT NOT NULL DEFAULT '',"
+      " eval_seconds REAL NOT NULL DEFAULT 0, policy_seconds REAL NOT NULL DEFAULT 0, finished_seq "
+      "INTEGER);");
   Stmt st(db, "INSERT INTO meta(key, value) VALUES('config', ?1)");
   st.text(1, config.dump());
-  if (st.step() != SQLITE_DONE) throw std::runtime_error(std::string("sqlite: ") + sqlite3_errmsg(db));
+  if (st.step() != SQLITE_DONE)
+    throw std::runtime_error(std::string("sqlite: ") + sqlite3_errmsg(db));
   s->config_ = config;
   write_file_atomic((fs::path(dir) / "trials.jsonl").string(), "");
   return s;
@@ -118,7 +131,8 @@ std::unique_ptr<Study> Study::open(const std::string& dir, bool lock) {
   if (!fs::exists(path, ec)) throw InputError("'" + dir + "' holds no study (no study.sqlite)");
   const int fd = lock ? take_lock(dir) : -1;
   sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, lock ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+  if (sqlite3_open_v2(path.c_str(), &db, lock ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY,
+                      nullptr) != SQLITE_OK) {
     sqlite3_close(db);
     if (fd >= 0) ::close(fd);
     throw InputError("cannot open " + path);
@@ -136,7 +150,9 @@ std::unique_ptr<Study> Study::open(const std::string& dir, bool lock) {
 }
 
 std::vector<Trial> Study::trials() const {
-  Stmt st(db_, "SELECT id, batch, model, hash, state, vals, reason, eval_seconds, policy_seconds FROM trials ORDER BY id");
+  Stmt st(db_,
+          "SELECT id, batch, model, hash, state, vals, reason, eval_seconds, policy_seconds FROM "
+          "trials ORDER BY id");
   std::vector<Trial> out;
   while (st.step() == SQLITE_ROW) {
     Trial t;
@@ -180,13 +196,16 @@ std::vector<Trial> Study::add_asked(std::int64_t batch, const std::vector<Archit
       t.arch = archs[i];
       t.hash = hashes[i];
       t.policy_seconds = archs.empty() ? 0 : policy_seconds / static_cast<double>(archs.size());
-      Stmt st(db_, "INSERT INTO trials(id, batch, model, hash, state, policy_seconds) VALUES(?1, ?2, ?3, ?4, 'asked', ?5)");
+      Stmt st(db_,
+              "INSERT INTO trials(id, batch, model, hash, state, policy_seconds) VALUES(?1, ?2, "
+              "?3, ?4, 'asked', ?5)");
       st.integer(1, t.id);
       st.integer(2, batch);
       st.text(3, to_string(t.arch));
       st.text(4, t.hash);
       st.real(5, t.policy_seconds);
-      if (st.step() != SQLITE_DONE) throw std::runtime_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+      if (st.step() != SQLITE_DONE)
+        throw std::runtime_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
       out.push_back(std::move(t));
     }
     exec("COMMIT");
@@ -211,18 +230,22 @@ nlohmann::ordered_json Study::trial_json(const Trial& t) {
   return j;
 }
 
-void Study::finish(const Trial& t, const std::vector<Objective>& objectives, const std::vector<Constraint>& constraints) {
+void Study::finish(const Trial& t, const std::vector<Objective>& objectives,
+                   const std::vector<Constraint>& constraints) {
   nlohmann::json vals = nlohmann::json::object();
   for (const auto& [k, v] : t.values) vals[k] = v;
   {
-    Stmt st(db_, "UPDATE trials SET state=?2, vals=?3, reason=?4, eval_seconds=?5,"
-                 " finished_seq=(SELECT COALESCE(MAX(finished_seq) + 1, 0) FROM trials) WHERE id=?1 AND state='asked'");
+    Stmt st(db_,
+            "UPDATE trials SET state=?2, vals=?3, reason=?4, eval_seconds=?5,"
+            " finished_seq=(SELECT COALESCE(MAX(finished_seq) + 1, 0) FROM trials) WHERE id=?1 AND "
+            "state='asked'");
     st.integer(1, t.id);
     st.text(2, to_string(t.state));
     st.text(3, vals.dump());
     st.text(4, t.reason);
     st.real(5, t.eval_seconds);
-    if (st.step() != SQLITE_DONE) throw std::runtime_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    if (st.step() != SQLITE_DONE)
+      throw std::runtime_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
   }
   {
     std::ofstream out(fs::path(dir_) / "trials.jsonl", std::ios::app);
@@ -231,7 +254,8 @@ void Study::finish(const Trial& t, const std::vector<Objective>& objectives, con
   write_summaries(trials(), objectives, constraints);
 }
 
-void Study::rewrite_exports(const std::vector<Objective>& objectives, const std::vector<Constraint>& constraints) {
+void Study::rewrite_exports(const std::vector<Objective>& objectives,
+                            const std::vector<Constraint>& constraints) {
   Stmt st(db_, "SELECT id FROM trials WHERE state != 'asked' ORDER BY finished_seq");
   const auto all = trials();
   std::string text;
@@ -249,10 +273,12 @@ void Study::write_summaries(const std::vector<Trial>& all, const std::vector<Obj
   for (const auto& t : pareto_set(all, objectives, constraints)) p.push_back(trial_json(t));
   write_file_atomic((fs::path(dir_) / "pareto.json").string(), p.dump(2) + "\n");
   const auto best = best_trial(all, objectives, constraints);
-  write_file_atomic((fs::path(dir_) / "best.json").string(), (best ? trial_json(*best).dump(2) : std::string("null")) + "\n");
+  write_file_atomic((fs::path(dir_) / "best.json").string(),
+                    (best ? trial_json(*best).dump(2) : std::string("null")) + "\n");
 }
 
-std::vector<Trial> pareto_set(const std::vector<Trial>& trials, const std::vector<Objective>& objectives,
+std::vector<Trial> pareto_set(const std::vector<Trial>& trials,
+                              const std::vector<Objective>& objectives,
                               const std::vector<Constraint>& constraints) {
   std::vector<const Trial*> ok;
   std::vector<std::vector<double>> pts;
@@ -270,7 +296,8 @@ std::vector<Trial> pareto_set(const std::vector<Trial>& trials, const std::vecto
   return out;
 }
 
-std::optional<Trial> best_trial(const std::vector<Trial>& trials, const std::vector<Objective>& objectives,
+std::optional<Trial> best_trial(const std::vector<Trial>& trials,
+                                const std::vector<Objective>& objectives,
                                 const std::vector<Constraint>& constraints) {
   std::optional<Trial> best;
   double best_x = std::numeric_limits<double>::infinity();

@@ -41,10 +41,12 @@ class Study {
                                const std::vector<std::string>& hashes, double policy_seconds);
   // Records a finished trial (state ok or failed), appends it to trials.jsonl and
   // rewrites pareto.json and best.json.
-  void finish(const Trial& t, const std::vector<Objective>& objectives, const std::vector<Constraint>& constraints);
+  void finish(const Trial& t, const std::vector<Objective>& objectives,
+              const std::vector<Constraint>& constraints);
   // Rewrites trials.jsonl, pareto.json and best.json from the database (after a crash the
   // JSON files may lag the database by one trial).
-  void rewrite_exports(const std::vector<Objective>& objectives, const std::vector<Constraint>& constraints);
+  void rewrite_exports(const std::vector<Objective>& objectives,
+                       const std::vector<Constraint>& constraints);
 
   static nlohmann::ordered_json trial_json(const Trial& t);
 
@@ -61,10 +63,12 @@ class Study {
 };
 
 // Pareto set of the finished ok trials (constrained domination), in id order.
-std::vector<Trial> pareto_set(const std::vector<Trial>& trials, const std::vector<Objective>& objectives,
+std::vector<Trial> pareto_set(const std::vector<Trial>& trials,
+                              const std::vector<Objective>& objectives,
                               const std::vector<Constraint>& constraints);
 // Best finished trial by the first objective among feasible ones (nullopt if none).
-std::optional<Trial> best_trial(const std::vector<Trial>& trials, const std::vector<Objective>& objectives,
+std::optional<Trial> best_trial(const std::vector<Trial>& trials,
+                                const std::vector<Objective>& objectives,
                                 const std::vector<Constraint>& constraints);
 
 }  // namespace flexnas

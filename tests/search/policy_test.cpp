@@ -21,7 +21,8 @@ std::vector<Architecture> small_pool() {
   return pool;
 }
 
-std::vector<std::string> run(const std::string& spec, const SearchDomain& base, std::uint64_t seed, int steps) {
+std::vector<std::string> run(const std::string& spec, const SearchDomain& base, std::uint64_t seed,
+                             int steps) {
   SearchDomain domain = base;
   PolicyRegistry reg;
   register_builtin_policies(reg);
@@ -50,7 +51,8 @@ std::vector<std::string> run(const std::string& spec, const SearchDomain& base, 
 
 TEST_CASE("policy_every_builtin_is_deterministic_and_never_repeats", "[policy]") {
   const SearchDomain base(small_pool(), std::nullopt, 1);
-  for (const std::string spec : {"random", "evolution:population=8,sample=3", "nsga2:population=8", "boshnas:init=6"}) {
+  for (const std::string spec : {"random", "evolution:population=8,sample=3", "nsga2:population=8",
+                                 "boshnas:init=6", "sa-nsga2:init=6,population=8,generations=3"}) {
     INFO(spec);
     const auto a = run(spec, base, 5, 12), b = run(spec, base, 5, 12);
     CHECK(a == b);
@@ -58,6 +60,52 @@ TEST_CASE("policy_every_builtin_is_deterministic_and_never_repeats", "[policy]")
     CHECK(std::set<std::string>(a.begin(), a.end()).size() == a.size());
     CHECK(run(spec, base, 6, 12) != a);
   }
+}
+
+TEST_CASE("policy_hierarchical_refines_around_the_best_and_never_repeats", "[policy]") {
+  // In a design space (hierarchical refuses pools): stage 0 is the coarse space (stacks of
+  // two layers share their choices), later stages propose neighbours of the best trials.
+  auto space = DesignSpace::load("flexibert-test");
+  space.layers = {4};
+  const SearchDomain base(space);
+  const std::string spec = "hierarchical:inner=evolution,stage=12,top=3,pool=40";
+  const auto a = run(spec, base, 2, 20), b = run(spec, base, 2, 20);
+  CHECK(a == b);
+  CHECK(std::set<std::string>(a.begin(), a.end()).size() == a.size());
+  PolicyRegistry reg;
+  register_builtin_policies(reg);
+
+  // A fine space (one layer per stack): the first stage proposes only coarse models.
+  space.layers_per_stack = 1;
+  SearchDomain fine(space);
+  auto p = reg.create("hierarchical:inner=random,stage=8,top=2,pool=30",
+                      PolicyContext{&fine, {Objective::parse("params:min")}, {}, 4});
+  int coarse = 0, total = 0;
+  for (int step = 0; step < 6; ++step) {
+    std::vector<Trial> told;
+    for (const auto& m : p->ask(4)) {
+      CHECK(space.contains(m));
+      if (step < 2) CHECK((m.layers[0] == m.layers[1] && m.layers[2] == m.layers[3]));
+      coarse += m.layers[0] == m.layers[1] && m.layers[2] == m.layers[3];
+      ++total;
+      Trial t;
+      t.id = static_cast<std::int64_t>(told.size() + 4 * static_cast<std::size_t>(step));
+      t.arch = m;
+      t.hash = fine.key(m);
+      t.state = TrialState::kOk;
+      t.values["params"] = static_cast<double>(model_stats(m).params);
+      told.push_back(t);
+    }
+    p->tell(told);
+  }
+  CHECK(total == 24);
+  CHECK(coarse < total);  // later stages leave the coarse space
+
+  SearchDomain pool_domain(small_pool(), std::nullopt, 1);
+  CHECK_THROWS_WITH(
+      reg.create("hierarchical",
+                 PolicyContext{&pool_domain, {Objective::parse("params:min")}, {}, 1}),
+      Catch::Contains("needs --space"));
 }
 
 TEST_CASE("policy_registry_rejects_unknown_names_and_options", "[policy]") {
