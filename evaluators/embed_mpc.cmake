@@ -1,0 +1,15 @@
+# Writes OUT: a C++ file defining builtin_mpc_profile_texts() from the YAML files in
+# DIR/protocols and DIR/networks (see space/embed_spaces.cmake for the same scheme).
+set(body "")
+foreach(kind protocols networks)
+  file(GLOB files "${DIR}/${kind}/*.yaml")
+  list(SORT files)
+  foreach(f ${files})
+    get_filename_component(name "${f}" NAME_WE)
+    file(READ "${f}" text)
+    string(APPEND body "      {\"${kind}\", \"${name}\", R\"flexnas_yaml(${text})flexnas_yaml\"},\n")
+  endforeach()
+endforeach()
+file(WRITE "${OUT}.tmp" "// Generated from data/mpc by evaluators/embed_mpc.cmake; do not edit.\n#include \"evaluators/mpc_profile.hpp\"\n\nnamespace flexnas {\n\nconst std::vector<BuiltinProfileText>& builtin_mpc_profile_texts() {\n  static const std::vector<BuiltinProfileText> texts{\n${body}  };\n  return texts;\n}\n\n}  // namespace flexnas\n")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different "${OUT}.tmp" "${OUT}")
+file(REMOVE "${OUT}.tmp")
