@@ -157,7 +157,8 @@ void add_search_commands(CLI::App& app) {
     cmd->add_option("--pool", *pool, "search this finite list instead (JSON lines, each with a \"model\"); "
                                      "with --space, the space's operators are used");
     cmd->add_option("--evaluator", *evaluators, "name:key=value,... (repeatable): params, flops, "
-                                                "table:file=F,metric=M")->required();
+                                                "table:file=F,metric=M, external:cmd=C,values=N:min, "
+                                                "plugin:path=L.so, lut:file=F.yaml")->required();
     cmd->add_option("--objective", *objectives, "NAME:max or NAME:min (repeatable; the first is the primary)")
         ->required();
     cmd->add_option("--constraint", *constraints, "NAME<=X or NAME>=X (repeatable)");
