@@ -14,6 +14,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <string>
 #include <vector>
@@ -74,13 +75,13 @@ const char* flexnas_plugin_describe(void) {
 
 void* flexnas_plugin_create(const char* config, char* err, size_t err_len) {
   try {
-    auto* inst = new Instance;
+    auto inst = std::make_unique<Instance>();  // freed if the config does not parse
     if (config && *config) {
       const auto c = nlohmann::json::parse(config);
       inst->mac_pj = c.value("mac_pj", inst->mac_pj);
       inst->dram_pj = c.value("dram_pj", inst->dram_pj);
     }
-    return inst;
+    return inst.release();
   } catch (const std::exception& e) {
     write_text(err, err_len,
                std::string("config is not {\"mac_pj\": X, \"dram_pj\": Y}: ") + e.what());
