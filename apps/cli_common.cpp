@@ -11,10 +11,32 @@
 
 #include <nlohmann/json.hpp>
 
+#include "evaluators/evaluator.hpp"
+#include "search/policy.hpp"
 #include "space/error.hpp"
 #include "space/file_io.hpp"
 
 namespace flexnas::cli {
+
+namespace {
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  return s;
+}
+}  // namespace
+
+std::string evaluator_names() {
+  EvaluatorRegistry r;
+  register_builtins(r);
+  return join(r.names());
+}
+
+std::string policy_names() {
+  PolicyRegistry r;
+  register_builtin_policies(r);
+  return join(r.names());
+}
 
 CLI::App* group(CLI::App& app, const std::string& name, const std::string& description) {
   for (auto* sub : app.get_subcommands([&](CLI::App* s) { return s->get_name() == name; })) return sub;

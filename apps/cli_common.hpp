@@ -30,6 +30,10 @@ Architecture load_model(const std::string& text);
 // A file of model dicts: JSON lines, each a model dict or an object with a "model" field.
 std::vector<Architecture> load_models(const std::string& path);
 
+// "params, flops, ..." and "random, evolution, ...": the registered names, for --help.
+std::string evaluator_names();
+std::string policy_names();
+
 bool stderr_is_terminal();
 // Progress callback that redraws one line on stderr when it is a terminal, else nothing.
 std::function<void(const std::string&, std::size_t, std::size_t)> progress_printer();

@@ -20,7 +20,7 @@ void add_evaluate_command(CLI::App& app) {
   auto json = std::make_shared<bool>(false);
   auto space = std::make_shared<std::string>();
   cmd->add_option("--model", *model, "model dict as JSON text, or @file")->required();
-  cmd->add_option("--evaluator", *evaluators, "evaluator as name:key=value,... (repeatable); names: params, flops, mpc, table")
+  cmd->add_option("--evaluator", *evaluators, "evaluator as name:key=value,... (repeatable); names: " + evaluator_names())
       ->required();
   cmd->add_option("--space", *space, "validate the model against this space first");
   cmd->add_option("--seed", *seed, "seed handed to the evaluators")->capture_default_str();

@@ -183,15 +183,14 @@ void add_search_commands(CLI::App& app) {
                     "search this finite list instead (JSON lines, each with a \"model\"); "
                     "with --space, the space's operators are used");
     cmd->add_option("--evaluator", *evaluators,
-                    "name:key=value,... (repeatable): params, flops, "
-                    "table:file=F,metric=M")
+                    "name:key=value,... (repeatable), e.g. table:file=F,metric=M; names: " + evaluator_names())
         ->required();
     cmd->add_option("--objective", *objectives,
                     "NAME:max or NAME:min (repeatable; the first is the primary)")
         ->required();
     cmd->add_option("--constraint", *constraints, "NAME<=X or NAME>=X (repeatable)");
     cmd->add_option("--policy", *policy,
-                    "random, evolution, nsga2 (with options, e.g. evolution:population=20); "
+                    policy_names() + " (with options, e.g. evolution:population=20); "
                     "auto: evolution for one objective, nsga2 for several")
         ->capture_default_str();
     cmd->add_option("--budget", *budget, "finished trials the study ends with")

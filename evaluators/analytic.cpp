@@ -1,5 +1,6 @@
 #include "evaluators/analytic.hpp"
 #include "evaluators/mpc.hpp"
+#include "evaluators/custom.hpp"
 #include "evaluators/table.hpp"
 
 #include <chrono>
@@ -93,6 +94,7 @@ void register_builtins(EvaluatorRegistry& r) {
   register_analytic(r);
   register_table(r);
   register_mpc(r);
+  register_custom(r);
 }
 
 }  // namespace flexnas

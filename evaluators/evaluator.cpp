@@ -15,15 +15,21 @@ EvaluatorSpec EvaluatorSpec::parse(const std::string& text) {
   if (colon == std::string::npos) return s;
   std::string rest = text.substr(colon + 1);
   std::size_t start = 0;
+  auto last = s.options.end();
   while (start <= rest.size()) {
     auto comma = rest.find(',', start);
     std::string kv = rest.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (!kv.empty()) {
+    if (!kv.empty() && kv.find('=') == std::string::npos && last != s.options.end()) {
+      // A piece without '=' continues the previous value, so values may hold commas
+      // (external:values=a:min,b:max, cmd=... with commas).
+      last->second += "," + kv;
+    } else if (!kv.empty()) {
       auto eq = kv.find('=');
       if (eq == std::string::npos || eq == 0)
         throw InputError("evaluator '" + text + "': option '" + kv + "' is not key=value");
-      if (!s.options.emplace(kv.substr(0, eq), kv.substr(eq + 1)).second)
-        throw InputError("evaluator '" + text + "': option '" + kv.substr(0, eq) + "' given twice");
+      auto [it, fresh] = s.options.emplace(kv.substr(0, eq), kv.substr(eq + 1));
+      if (!fresh) throw InputError("evaluator '" + text + "': option '" + kv.substr(0, eq) + "' given twice");
+      last = it;
     }
     if (comma == std::string::npos) break;
     start = comma + 1;
