@@ -302,12 +302,12 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
   return c;
 }
 
-std::vector<ModelConfig> fast_grid() {
+std::vector<ModelConfig> ridge_grid() {
   std::vector<ModelConfig> g;
-  for (bool log : {false, true}) {
-    for (auto loss : {ModelConfig::Loss::kSquared, ModelConfig::Loss::kAbsolute}) {
-      for (bool quad : {false, true}) {
-        for (double lambda : {1e-6, 1e-3, 1e-1}) {
+  for (bool log : {false, true})
+    for (auto loss : {ModelConfig::Loss::kSquared, ModelConfig::Loss::kAbsolute})
+      for (bool quad : {false, true})
+        for (double lambda : {1e-6, 1e-2}) {
           ModelConfig c;
           c.kind = ModelKind::kRidge;
           c.log_target = log;
@@ -316,7 +316,13 @@ std::vector<ModelConfig> fast_grid() {
           c.lambda = lambda;
           g.push_back(c);
         }
-      }
+  return g;
+}
+
+std::vector<ModelConfig> default_grid() {
+  auto g = ridge_grid();
+  for (bool log : {false, true})
+    for (auto loss : {ModelConfig::Loss::kSquared, ModelConfig::Loss::kAbsolute}) {
       for (int depth : {3, 5}) {
         ModelConfig c;
         c.kind = ModelKind::kGbt;
@@ -325,20 +331,12 @@ std::vector<ModelConfig> fast_grid() {
         c.tree_depth = depth;
         g.push_back(c);
       }
+      ModelConfig c;
+      c.kind = ModelKind::kMlp;
+      c.log_target = log;
+      c.loss = loss;
+      g.push_back(c);
     }
-  }
-  return g;
-}
-
-std::vector<ModelConfig> default_grid() {
-  auto g = fast_grid();
-  for (auto loss : {ModelConfig::Loss::kSquared, ModelConfig::Loss::kAbsolute}) {
-    ModelConfig c;
-    c.kind = ModelKind::kMlp;
-    c.log_target = true;
-    c.loss = loss;
-    g.push_back(c);
-  }
   return g;
 }
 
