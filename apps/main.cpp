@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   flexnas::cli::add_evaluate_command(app);
   flexnas::cli::add_search_commands(app);
   flexnas::cli::add_mpc_command(app);
+  flexnas::cli::add_latency_fit_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -47,7 +47,9 @@ std::string EvaluatorSpec::str() const {
   return s;
 }
 
-void EvaluatorRegistry::add(Entry e) { entries_.push_back(std::move(e)); }
+void EvaluatorRegistry::add(Entry e) {
+  entries_.push_back(std::move(e));
+}
 
 std::vector<std::string> EvaluatorRegistry::names() const {
   std::vector<std::string> n;
@@ -57,7 +59,8 @@ std::vector<std::string> EvaluatorRegistry::names() const {
 
 std::unique_ptr<Evaluator> EvaluatorRegistry::create(const std::string& text) const {
   const auto spec = EvaluatorSpec::parse(text);
-  auto it = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.name == spec.name; });
+  auto it = std::find_if(entries_.begin(), entries_.end(),
+                         [&](const Entry& e) { return e.name == spec.name; });
   if (it == entries_.end()) {
     std::string names;
     for (const auto& e : entries_) names += (names.empty() ? "" : ", ") + e.name;
@@ -69,22 +72,23 @@ std::unique_ptr<Evaluator> EvaluatorRegistry::create(const std::string& text) co
     if (!opts.count(k)) {
       std::string known;
       for (const auto& o : it->options) known += (known.empty() ? "" : ", ") + o.name;
-      throw InputError("evaluator " + spec.name + ": unknown option '" + k + "' (known: " +
-                       (known.empty() ? "none" : known) + ")");
+      throw InputError("evaluator " + spec.name + ": unknown option '" + k +
+                       "' (known: " + (known.empty() ? "none" : known) + ")");
     }
     opts[k] = v;
   }
   return it->make(opts);
 }
 
-int int_option(const std::map<std::string, std::string>& o, const std::string& evaluator, const std::string& key,
-               int lo, int hi) {
+int int_option(const std::map<std::string, std::string>& o, const std::string& evaluator,
+               const std::string& key, int lo, int hi) {
   const std::string& v = o.at(key);
   int x = 0;
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
   if (ec != std::errc() || p != v.data() + v.size() || x < lo || x > hi)
-    throw InputError("evaluator " + evaluator + ": option " + key + "=" + v + " is not an integer in [" +
-                     std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    throw InputError("evaluator " + evaluator + ": option " + key + "=" + v +
+                     " is not an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                     "]");
   return x;
 }
 

@@ -16,8 +16,8 @@ namespace flexnas {
 enum class Direction { kMinimize, kMaximize };
 
 struct ValueSpec {
-  std::string name;   // e.g. "params", "latency_ms"
-  std::string unit;   // e.g. "count", "FLOP", "ms"
+  std::string name;  // e.g. "params", "latency_ms"
+  std::string unit;  // e.g. "count", "FLOP", "ms"
   Direction direction = Direction::kMinimize;
   std::string description;
 };
@@ -67,7 +67,8 @@ struct EvaluatorOption {
 
 class EvaluatorRegistry {
  public:
-  using Factory = std::function<std::unique_ptr<Evaluator>(const std::map<std::string, std::string>&)>;
+  using Factory =
+      std::function<std::unique_ptr<Evaluator>(const std::map<std::string, std::string>&)>;
   struct Entry {
     std::string name;
     std::string description;

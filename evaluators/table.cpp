@@ -66,7 +66,9 @@ class TableEvaluator : public Evaluator {
               throw InputError("header needs columns 'model' and '" + metric_ + "'");
             continue;
           }
-          if (f.size() != header.size()) throw InputError("has " + std::to_string(f.size()) + " fields, header has " + std::to_string(header.size()));
+          if (f.size() != header.size())
+            throw InputError("has " + std::to_string(f.size()) + " fields, header has " +
+                             std::to_string(header.size()));
           for (std::size_t k = 0; k < f.size(); ++k) {
             if (header[k] == "model") a = architecture_from_string(f[k]);
             if (header[k] == metric_) value = std::stod(f[k]);
@@ -74,7 +76,8 @@ class TableEvaluator : public Evaluator {
         } else {
           const auto j = nlohmann::json::parse(line);
           if (!j.contains("model")) throw InputError("no 'model' field");
-          if (!j.contains(metric_) || !j[metric_].is_number()) throw InputError("no number '" + metric_ + "'");
+          if (!j.contains(metric_) || !j[metric_].is_number())
+            throw InputError("no number '" + metric_ + "'");
           a = architecture_from_json(j["model"]);
           value = j[metric_].get<double>();
         }
@@ -107,7 +110,8 @@ class TableEvaluator : public Evaluator {
 }  // namespace
 
 void register_table(EvaluatorRegistry& r) {
-  r.add({"table", "look the architecture up in a JSONL/CSV file of scored architectures",
+  r.add({"table",
+         "look the architecture up in a JSONL/CSV file of scored architectures",
          {{"file", "", "JSON-lines or .csv file"}, {"metric", "", "the value to read"}},
          [](const auto& o) { return std::make_unique<TableEvaluator>(o); }});
 }

@@ -1,0 +1,229 @@
+// flexnas latency fit|predict|features: the learned latency model (docs/latency-model.md).
+// `flexnas latency profile|measure` live in another file; cli::group shares the group.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "apps/cli_common.hpp"
+#include "apps/commands.hpp"
+#include "evaluators/arch_features.hpp"
+#include "evaluators/latency_model.hpp"
+#include "space/error.hpp"
+
+namespace flexnas::cli {
+namespace {
+
+const char* kGroupHelp = "hardware latency: fit, predict, features (and profile, measure)";
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+nlohmann::json num(double v) {
+  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
+}
+
+// Progress on a terminal, shown only once fitting has taken more than half a second.
+latency::Progress delayed_progress() {
+  auto inner = progress_printer();
+  if (!inner) return {};
+  const auto start = std::chrono::steady_clock::now();
+  auto shown = std::make_shared<bool>(false);
+  return [=](const std::string& stage, std::size_t done, std::size_t total) {
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!*shown && (secs < 0.5 || done >= total)) return;
+    *shown = true;
+    inner(stage, done, total);
+  };
+}
+
+void add_fit(CLI::App* g) {
+  auto* cmd = g->add_subcommand(
+      "fit", "fit a latency model to measured rows of a CSV file (CV model selection)");
+  struct Args {
+    std::string data, target, features, out, kinds = "ridge,mlp,gbt";
+    double test_fraction = 0.1;
+    std::uint64_t seed = 0;
+    int folds = 5;
+    bool json = false;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("--data", a->data, "CSV file: header line, one measured architecture per row")
+      ->required();
+  cmd->add_option("--target", a->target, "column to predict; COL+COL+... predicts the sum")
+      ->required();
+  cmd->add_option("--features", a->features,
+                  "comma-separated feature columns (default: every numeric column except the "
+                  "targets and, for a target P_rest, the columns starting with P_)");
+  cmd->add_option("--test-fraction", a->test_fraction,
+                  "random share of rows held out for the test scores")
+      ->capture_default_str();
+  cmd->add_option("--seed", a->seed, "seed of the split, the folds and the models")
+      ->capture_default_str();
+  cmd->add_option("--folds", a->folds, "cross-validation folds")
+      ->check(CLI::Range(2, 50))
+      ->capture_default_str();
+  cmd->add_option("--kinds", a->kinds, "model kinds to consider (ridge, mlp, gbt)")
+      ->capture_default_str();
+  cmd->add_option("-o,--output", a->out, "model file (JSON) to write")->required();
+  cmd->add_flag("--json", a->json, "print one JSON object with the scores");
+  cmd->callback([a] {
+    const auto targets = latency::split_target(a->target);
+    const auto table = latency::read_csv(a->data);
+    latency::FitOptions o;
+    o.test_fraction = a->test_fraction;
+    o.seed = a->seed;
+    o.folds = a->folds;
+    o.grid.clear();
+    for (const auto& k : split_list(a->kinds)) {
+      if (k != "ridge" && k != "mlp" && k != "gbt")
+        throw InputError("--kinds: unknown model kind '" + k + "' (valid: ridge, mlp, gbt)");
+      for (const auto& c : latency::default_grid())
+        if (latency::to_string(c.kind) == k) o.grid.push_back(c);
+    }
+    if (o.grid.empty()) throw InputError("--kinds names no model kind (valid: ridge, mlp, gbt)");
+    o.progress = delayed_progress();
+    const auto rep = latency::fit(table, targets, split_list(a->features), o);
+    rep.model.save(a->out);
+    const auto& sel = rep.cv[rep.best];
+    if (a->json) {
+      nlohmann::ordered_json j;
+      j["model_kind"] = latency::to_string(sel.config.kind);
+      j["model"] = sel.config.label();
+      j["target"] = rep.model.target_name();
+      j["features"] = rep.model.features;
+      j["n_train"] = rep.n_train;
+      j["n_test"] = rep.n_test;
+      j["test_mape"] = num(rep.test_mape);
+      j["test_rmse"] = num(rep.test_rmse);
+      j["baseline_test_mape"] = num(rep.baseline_mape);
+      j["baseline_test_rmse"] = num(rep.baseline_rmse);
+      j["cv_mape"] = sel.mape;
+      j["cv"] = nlohmann::json::array();
+      for (const auto& s : rep.cv)
+        j["cv"].push_back({{"model", s.config.label()}, {"mape", s.mape}, {"rmse", s.rmse}});
+      j["output"] = a->out;
+      std::cout << j.dump() << "\n";
+      return;
+    }
+    std::printf("data      %s: %zu rows, %zu for training, %zu held out (seed %llu)\n",
+                a->data.c_str(), table.rows(), rep.n_train, rep.n_test,
+                static_cast<unsigned long long>(a->seed));
+    std::printf("target    %s\n", rep.model.target_name().c_str());
+    std::string f;
+    for (const auto& n : rep.model.features) f += (f.empty() ? "" : ", ") + n;
+    std::printf("features  %s\n", f.c_str());
+    if (!rep.excluded.empty()) {
+      std::string e;
+      for (const auto& n : rep.excluded) e += (e.empty() ? "" : ", ") + n;
+      std::printf("left out  %s (share the target's prefix)\n", e.c_str());
+    }
+    std::printf("selected  %s by %d-fold CV MAPE %.3f %% (of %zu configurations)\n",
+                sel.config.label().c_str(), a->folds, sel.mape, rep.cv.size());
+    if (rep.n_test > 0)
+      std::printf(
+          "test      MAPE %.3f %%  RMSE %.4g; linear least squares: MAPE %.3f %%  RMSE %.4g\n",
+          rep.test_mape, rep.test_rmse, rep.baseline_mape, rep.baseline_rmse);
+    std::printf("wrote     %s\n", a->out.c_str());
+  });
+}
+
+void add_predict(CLI::App* g) {
+  auto* cmd = g->add_subcommand("predict",
+                                "predict latency for the rows of a CSV file with a fitted model");
+  auto model = std::make_shared<std::string>(), data = std::make_shared<std::string>();
+  auto out = std::make_shared<std::string>("-");
+  auto json = std::make_shared<bool>(false);
+  cmd->add_option("--model-file", *model, "model file from flexnas latency fit")->required();
+  cmd->add_option("--data", *data, "CSV file holding the model's feature columns")->required();
+  cmd->add_option("-o,--output", *out, "CSV of line,prediction (- for stdout)")
+      ->capture_default_str();
+  cmd->add_flag(
+      "--json", *json,
+      "print one JSON object: predictions, and MAPE/RMSE when the target columns are present");
+  cmd->callback([=] {
+    const auto m = latency::LatencyModel::load(*model);
+    const auto table = latency::read_csv(*data);
+    const Eigen::VectorXd p = m.predict(table.matrix(m.features));
+    bool have_target = true;
+    for (const auto& t : m.targets) have_target = have_target && table.index(t) >= 0;
+    double mape = std::nan(""), rmse = std::nan("");
+    if (have_target) {
+      const Eigen::VectorXd y = table.matrix(m.targets).rowwise().sum();
+      mape = latency::mape(y, p);
+      rmse = latency::rmse(y, p);
+    }
+    if (*json) {
+      nlohmann::ordered_json j;
+      j["target"] = m.target_name();
+      j["n"] = p.size();
+      j["mape"] = num(mape);
+      j["rmse"] = num(rmse);
+      j["predictions"] = std::vector<double>(p.data(), p.data() + p.size());
+      std::cout << j.dump() << "\n";
+      return;
+    }
+    std::string text =
+        "line,predicted_" + (m.targets.size() == 1 ? m.targets[0] : std::string("latency")) + "\n";
+    char buf[64];
+    for (Eigen::Index i = 0; i < p.size(); ++i) {
+      std::snprintf(buf, sizeof buf, "%d,%.6g\n", table.lines[static_cast<std::size_t>(i)], p(i));
+      text += buf;
+    }
+    write_output(*out, text);
+    if (have_target)
+      std::fprintf(stderr, "MAPE %.3f %%  RMSE %.4g over %zu rows\n", mape, rmse, table.rows());
+  });
+}
+
+void add_features(CLI::App* g) {
+  auto* cmd = g->add_subcommand(
+      "features", "architecture features per model as CSV (add a measured column, then fit)");
+  auto models = std::make_shared<std::string>(), out = std::make_shared<std::string>("-");
+  auto seq = std::make_shared<int>(128);
+  cmd->add_option("--models", *models,
+                  "JSON-lines file of model dicts (or objects with a \"model\" field)")
+      ->required();
+  cmd->add_option("-o,--output", *out, "CSV file (- for stdout)")->capture_default_str();
+  cmd->add_option("--seq", *seq, "sequence length of the gflops_seq<N> feature")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  cmd->callback([=] {
+    const auto names = arch_feature_names(*seq);
+    std::string text;
+    for (const auto& n : names) text += n + ",";
+    text += "model\n";
+    char buf[64];
+    for (const auto& a : load_models(*models)) {
+      for (double v : arch_features(a, names)) {
+        std::snprintf(buf, sizeof buf, "%.10g,", v);
+        text += buf;
+      }
+      std::string m = to_string(a), q = "\"";
+      for (char c : m) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+      text += q + "\"\n";
+    }
+    write_output(*out, text);
+  });
+}
+
+}  // namespace
+
+void add_latency_fit_command(CLI::App& app) {
+  auto* g = group(app, "latency", kGroupHelp);
+  add_fit(g);
+  add_predict(g);
+  add_features(g);
+}
+
+}  // namespace flexnas::cli

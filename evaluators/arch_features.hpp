@@ -1,0 +1,27 @@
+#pragma once
+// Architecture features for the learned latency model (docs/latency-model.md): numbers
+// flexnas computes from a model dict, written per model by `flexnas latency features`
+// and recomputed by the `latency-model` evaluator for the features a model was fit on.
+#include <string>
+#include <vector>
+
+#include "space/architecture.hpp"
+
+namespace flexnas {
+
+// The feature set, in CSV column order, with the FLOPs feature at sequence length seq:
+//   layers, hidden_mean, hidden_max, heads_mean, heads_total, heads_sa, heads_l, heads_c,
+//   ff_depth_mean, ff_width_mean, ff_width_sum, encoder_params_m, gflops_seq<seq>.
+std::vector<std::string> arch_feature_names(int seq = 128);
+
+// Short description of one feature name (empty for an unknown name).
+std::string arch_feature_description(const std::string& name);
+
+// The named features of a (any gflops_seq<N>, N in 1..1048576). Throws InputError
+// listing the names that are not architecture features.
+std::vector<double> arch_features(const Architecture& a, const std::vector<std::string>& names);
+
+// The names among `names` that are not architecture features.
+std::vector<std::string> unknown_arch_features(const std::vector<std::string>& names);
+
+}  // namespace flexnas
