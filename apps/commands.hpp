@@ -9,5 +9,6 @@ void add_graph_commands(CLI::App& app);
 void add_embed_command(CLI::App& app);
 void add_evaluate_command(CLI::App& app);
 void add_search_commands(CLI::App& app);
+void add_latency_commands(CLI::App& app);
 
 }  // namespace flexnas::cli

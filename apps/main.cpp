@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   flexnas::cli::add_embed_command(app);
   flexnas::cli::add_evaluate_command(app);
   flexnas::cli::add_search_commands(app);
+  flexnas::cli::add_latency_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

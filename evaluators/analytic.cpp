@@ -1,4 +1,5 @@
 #include "evaluators/analytic.hpp"
+#include "evaluators/latency.hpp"
 #include "evaluators/table.hpp"
 
 #include <chrono>
@@ -91,6 +92,7 @@ void register_analytic(EvaluatorRegistry& r) {
 void register_builtins(EvaluatorRegistry& r) {
   register_analytic(r);
   register_table(r);
+  register_latency(r);
 }
 
 }  // namespace flexnas
