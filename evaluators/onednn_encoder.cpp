@@ -2,6 +2,7 @@
 
 #include <omp.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
@@ -54,6 +55,11 @@ void check_dtype_supported(DType t) {
   if (t == DType::kBf16 && !bf16_supported())
     throw InputError("dtype bf16 needs AVX-512 (oneDNN's bf16 kernels); this CPU (" + cpu_model() +
                      ", " + cpu_isa() + ") supports only f32");
+}
+
+std::int64_t l2_cache_bytes() {
+  const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+  return l2 > 0 ? l2 : std::int64_t{1} << 20;
 }
 
 int effective_threads(int threads) {
@@ -211,6 +217,16 @@ LayerWeights random_weights(const Layer& l, std::uint64_t seed) {
     w.norms.push_back(std::move(nw));
   }
   return w;
+}
+
+std::int64_t weight_count(const Layer& l) {
+  const auto w = random_weights(l, 0);
+  std::size_t n = w.w_o.size() + w.b_o.size();
+  for (const auto& g : w.groups)
+    n += g.w_in.size() + g.b_in.size() + g.w_mix.size() + g.b_mix.size();
+  for (std::size_t k = 0; k < w.ff_w.size(); ++k) n += w.ff_w[k].size() + w.ff_b[k].size();
+  for (const auto& nw : w.norms) n += nw.gamma.size() + nw.beta.size();
+  return static_cast<std::int64_t>(n);
 }
 
 Timing summarize(std::vector<double> per_run_ms, int inner) {
@@ -697,6 +713,16 @@ class LayerBuilder {
   std::size_t next_norm_ = 0;
 };
 
+std::int64_t dtype_bytes(DType t) {
+  return t == DType::kBf16 ? 2 : 4;
+}
+
+int copies_for(std::int64_t weight_bytes) {
+  const std::int64_t target = 2 * l2_cache_bytes();
+  const auto k = (target + weight_bytes - 1) / std::max<std::int64_t>(1, weight_bytes);
+  return static_cast<int>(std::clamp<std::int64_t>(k, 2, kMaxStackCopies));
+}
+
 void check_shape(const RunShape& s) {
   if (s.batch < 1 || s.seq < 1) throw InputError("latency: batch and seq must be at least 1");
   check_dtype_supported(s.dtype);
@@ -729,8 +755,8 @@ memory input(Net& net, dim rows, dim width) {
 }
 
 // Linear(in, out) between layers of different hidden size.
-memory projection(Net& net, const memory& x, int in, int out) {
-  std::mt19937_64 rng(3);
+memory projection(Net& net, const memory& x, int in, int out, std::uint64_t seed = 3) {
+  std::mt19937_64 rng(seed);
   std::vector<float> w, b;
   const float a = 1.0f / std::sqrt(static_cast<float>(in));
   uniform(w, static_cast<std::size_t>(in) * static_cast<std::size_t>(out), a, rng);
@@ -757,19 +783,10 @@ Timing time_net(Net& net, const MeasureOptions& m) {
     net.run();
     one = ms_since(t0);
   }
-  std::vector<char> scratch(static_cast<std::size_t>(std::max(0, m.flush_kib)) * 1024);
   const int inner =
-      m.flush_kib > 0
-          ? 1
-          : std::clamp(static_cast<int>(std::ceil(m.min_repeat_ms / std::max(one, 1e-6))), 1,
-                       100000);
+      std::clamp(static_cast<int>(std::ceil(m.min_repeat_ms / std::max(one, 1e-6))), 1, 100000);
   std::vector<double> runs;
   for (int r = 0; r < std::max(1, m.repeats); ++r) {
-    if (!scratch.empty()) {
-      for (std::size_t i = 0; i < scratch.size(); i += 64)
-        scratch[i] = static_cast<char>(scratch[i] + r);
-      asm volatile("" : : "r"(scratch.data()) : "memory");
-    }
     const double t0 = now_ms(m.clock);
     for (int i = 0; i < inner; ++i) net.run();
     runs.push_back(ms_since(t0) / inner);
@@ -809,62 +826,115 @@ std::vector<float> run_layer(const Layer& l, const LayerWeights& w, const std::v
   });
 }
 
-Timing measure_layer(const Layer& l, const RunShape& s, const MeasureOptions& m) {
-  check_measure(s, m);
+struct TimedNet::Impl {
+  RunShape shape;
+  Net net;
+  int per = 1;  // copies of the layer in the net; times are per copy
+  explicit Impl(const RunShape& s) : shape(s), net(s.dtype) {}
+};
+
+TimedNet::TimedNet(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+TimedNet::TimedNet(TimedNet&&) noexcept = default;
+TimedNet& TimedNet::operator=(TimedNet&&) noexcept = default;
+TimedNet::~TimedNet() = default;
+
+Timing TimedNet::time(const MeasureOptions& m) {
+  check_measure(impl_->shape, m);
+  ThreadScope threads(impl_->shape.threads);
+  return guarded("run", [&] {
+    Timing t = time_net(impl_->net, m);
+    t.median_ms /= impl_->per;
+    t.p10_ms /= impl_->per;
+    t.p90_ms /= impl_->per;
+    return t;
+  });
+}
+
+const std::vector<std::string>& TimedNet::implementations() const {
+  return impl_->net.implementations();
+}
+
+int stack_copies(const Layer& l, DType t) {
+  return copies_for(weight_count(l) * dtype_bytes(t));
+}
+
+TimedNet build_layer(const Layer& l, const RunShape& s, int copies) {
+  check_shape(s);
   check_layer(l);
   ThreadScope threads(s.threads);
   return guarded("build the layer", [&] {
-    Net net(s.dtype);
-    const auto w = random_weights(l, 1);
-    const auto x = input(net, static_cast<dim>(s.batch) * s.seq, l.hidden);
-    LayerBuilder(net, l, w, s.batch, s.seq).build(x);
-    return time_net(net, m);
+    auto impl = std::make_unique<TimedNet::Impl>(s);
+    impl->per = copies > 0 ? copies : stack_copies(l, s.dtype);
+    std::vector<LayerWeights> w;
+    for (int k = 0; k < impl->per; ++k)
+      w.push_back(random_weights(l, 1 + static_cast<std::uint64_t>(k)));
+    memory x = input(impl->net, static_cast<dim>(s.batch) * s.seq, l.hidden);
+    for (int k = 0; k < impl->per; ++k)
+      x = LayerBuilder(impl->net, l, w[static_cast<std::size_t>(k)], s.batch, s.seq).build(x);
+    return TimedNet(std::move(impl));
   });
 }
 
-Timing measure_projection(int in, int out, const RunShape& s, const MeasureOptions& m) {
-  check_measure(s, m);
+TimedNet build_projection(int in, int out, const RunShape& s, int copies) {
+  check_shape(s);
   ThreadScope threads(s.threads);
   return guarded("build the projection", [&] {
-    Net net(s.dtype);
-    const auto x = input(net, static_cast<dim>(s.batch) * s.seq, in);
-    projection(net, x, in, out);
-    return time_net(net, m);
+    auto impl = std::make_unique<TimedNet::Impl>(s);
+    const std::int64_t bytes = (static_cast<std::int64_t>(in) + 1) * out * dtype_bytes(s.dtype);
+    impl->per = copies > 0 ? copies : copies_for(bytes);
+    const auto x = input(impl->net, static_cast<dim>(s.batch) * s.seq, in);
+    for (int k = 0; k < impl->per; ++k)
+      projection(impl->net, x, in, out, 3 + static_cast<std::uint64_t>(k));
+    return TimedNet(std::move(impl));
   });
 }
 
-Timing measure_model(const Architecture& a, const RunShape& s, const MeasureOptions& m) {
-  check_measure(s, m);
+TimedNet build_model(const Architecture& a, const RunShape& s) {
+  check_shape(s);
   if (a.layers.empty()) throw InputError("latency: empty model");
   for (const auto& l : a.layers) check_layer(l);
   ThreadScope threads(s.threads);
   return guarded("build the model", [&] {
-    Net net(s.dtype);
+    auto impl = std::make_unique<TimedNet::Impl>(s);
+    Net& net = impl->net;
     const dim rows = static_cast<dim>(s.batch) * s.seq;
     std::vector<LayerWeights> weights;
     for (const auto& l : a.layers) weights.push_back(random_weights(l, 1));
     memory x = input(net, rows, a.layers[0].hidden);
     for (std::size_t j = 0; j < a.layers.size(); ++j) {
       x = LayerBuilder(net, a.layers[j], weights[j], s.batch, s.seq).build(x);
-      if (j + 1 < a.layers.size() && a.layers[j + 1].hidden != a.layers[j].hidden) {
+      if (j + 1 < a.layers.size() && a.layers[j + 1].hidden != a.layers[j].hidden)
         x = projection(net, x, a.layers[j].hidden, a.layers[j + 1].hidden);
-      }
     }
-    return time_net(net, m);
+    return TimedNet(std::move(impl));
   });
 }
 
+Timing measure_layer(const Layer& l, const RunShape& s, const MeasureOptions& m) {
+  check_measure(s, m);
+  return build_layer(l, s).time(m);
+}
+
+Timing measure_projection(int in, int out, const RunShape& s, const MeasureOptions& m) {
+  check_measure(s, m);
+  return build_projection(in, out, s).time(m);
+}
+
+Timing measure_model(const Architecture& a, const RunShape& s, const MeasureOptions& m) {
+  check_measure(s, m);
+  return build_model(a, s).time(m);
+}
+
+std::vector<std::vector<double>> time_rounds(const std::vector<TimedNet*>& nets,
+                                             const MeasureOptions& m, int rounds) {
+  std::vector<std::vector<double>> out(nets.size());
+  for (int r = 0; r < rounds; ++r)
+    for (std::size_t i = 0; i < nets.size(); ++i) out[i].push_back(nets[i]->time(m).median_ms);
+  return out;
+}
+
 std::vector<std::string> layer_implementations(const Layer& l, const RunShape& s) {
-  check_shape(s);
-  check_layer(l);
-  ThreadScope threads(s.threads);
-  return guarded("build the layer", [&] {
-    Net net(s.dtype);
-    const auto w = random_weights(l, 1);
-    const auto x = input(net, static_cast<dim>(s.batch) * s.seq, l.hidden);
-    LayerBuilder(net, l, w, s.batch, s.seq).build(x);
-    return net.implementations();
-  });
+  return build_layer(l, s, 1).implementations();
 }
 
 }  // namespace flexnas::latency

@@ -5,6 +5,7 @@
 // tests can check the numbers against a plain reference. This header does not include
 // oneDNN; only onednn_encoder.cpp links it.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -88,9 +89,6 @@ struct MeasureOptions {
   int repeats = 15;
   double min_repeat_ms = 2.0;
   Clock clock = Clock::kWall;
-  // When > 0, this many KiB of scratch memory are written before every timed run (untimed),
-  // evicting the caches as other work between inferences would; each repeat is one run.
-  int flush_kib = 0;
 };
 
 struct Timing {
@@ -106,13 +104,52 @@ struct Timing {
 // Timing statistics of per-run times (median, 10th and 90th percentile by interpolation).
 Timing summarize(std::vector<double> per_run_ms, int inner);
 
+// A network built once (primitives created, weights and input filled) and timed on
+// demand: warm-up and repeats on every call.
+class TimedNet {
+ public:
+  struct Impl;
+  explicit TimedNet(std::unique_ptr<Impl> impl);
+  TimedNet(TimedNet&&) noexcept;
+  TimedNet& operator=(TimedNet&&) noexcept;
+  ~TimedNet();
+  Timing time(const MeasureOptions& m);
+  // "matmul: brg:avx512_core" for each primitive, in execution order.
+  const std::vector<std::string>& implementations() const;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+// A layer's (projection's) table entry times a stack of `copies` instances with their own
+// weights, run one after the other, and reports the time per instance: in a model, the
+// other layers evict a layer's weights from the core's caches between its runs, and a
+// stack reproduces that where a single layer run in a loop would keep them cached (which
+// made a table of single layers 6-15 % too fast against whole models). copies 0 picks
+// stack_copies: enough instances for twice the core's L2 cache in weights, from 2 to
+// kMaxStackCopies.
+inline constexpr int kMaxStackCopies = 8;
+// Per-core L2 cache size (sysconf; 1 MiB when unknown).
+std::int64_t l2_cache_bytes();
+int stack_copies(const Layer& l, DType t);
+// Parameters of the layer (what random_weights fills).
+std::int64_t weight_count(const Layer& l);
+TimedNet build_layer(const Layer& l, const RunShape& s, int copies = 0);
+TimedNet build_projection(int in, int out, const RunShape& s, int copies = 0);
+TimedNet build_model(const Architecture& a, const RunShape& s);
+
+// Times the nets in `rounds` alternating rounds (every net once per round) so that slow
+// changes of the machine's load affect all alike; result[i][r]: net i's median in round r.
+std::vector<std::vector<double>> time_rounds(const std::vector<TimedNet*>& nets,
+                                             const MeasureOptions& m, int rounds);
+
+// Build and time in one go.
 Timing measure_layer(const Layer& l, const RunShape& s, const MeasureOptions& m);
 // The learned Linear(in, out) between layers of different hidden size.
 Timing measure_projection(int in, int out, const RunShape& s, const MeasureOptions& m);
 // All layers and projections chained and run as one network.
 Timing measure_model(const Architecture& a, const RunShape& s, const MeasureOptions& m);
 
-// "matmul: brg:avx512_core" for each primitive of the layer, in execution order.
+// build_layer(l, s, 1).implementations().
 std::vector<std::string> layer_implementations(const Layer& l, const RunShape& s);
 
 // Machine description: /proc/cpuinfo model name ("unknown cpu" elsewhere), oneDNN version

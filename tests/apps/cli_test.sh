@@ -110,7 +110,7 @@ assert p and not any(b != a and b[0] <= a[0] and b[1] <= a[1] for a in p for b i
 PY
 expect_input_error "already holds a study" "$flexnas" search "${S[@]}" --budget 5 --out w1
 expect_input_error "unknown policy 'bogus' (valid: random, evolution, nsga2" "$flexnas" search "${S[@]}" --policy bogus --out x1
-expect_input_error "unknown evaluator 'latency' (valid:" "$flexnas" search --space flexibert-test --evaluator latency \
+expect_input_error "unknown evaluator 'no-such' (valid:" "$flexnas" search --space flexibert-test --evaluator no-such \
   --objective params:min --out x2
 expect_input_error "objective 'accuracy' is provided by no evaluator" "$flexnas" search --space flexibert-test \
   --evaluator params --objective accuracy:max --out x3

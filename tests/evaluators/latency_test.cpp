@@ -449,47 +449,68 @@ TEST_CASE("Latency_evaluator_options", "[latency]") {
   CHECK_THROWS_AS(r.create("latency:bogus=1"), InputError);
 }
 
-// Acceptance checks with timing: shapes of a few ms per run, medians of many repeats, one
-// thread, and up to three attempts so a busy CI machine does not fail them by chance.
+// Acceptance checks with timing. CI runs the tests on two shared cores next to another test
+// binary, so these time one thread's CPU time (clock cpu: time slices lost to other processes
+// are not counted), interleave the nets being compared in rounds (slow load changes hit all
+// alike), take medians, use shapes of a few ms per run and allow three attempts.
+namespace {
+MeasureOptions acceptance_options() {
+  MeasureOptions m;
+  m.repeats = 9;
+  m.warmup = 2;
+  m.min_repeat_ms = 4;
+  m.clock = Clock::kCpu;
+  return m;
+}
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+}  // namespace
+
 TEST_CASE("Latency_of_one_layer_repeats_within_5_percent", "[latency]") {
   const auto l = make_layer(256, {kSdp, kSdp, kSdp, kSdp}, {1024}, AttnKernel::kSoftmax,
                             Activation::kGelu, NormKind::kLayerNorm, NormPlacement::kPost);
   RunShape s;
   s.seq = 128;
-  MeasureOptions m;
-  m.repeats = 15;
-  m.min_repeat_ms = 5;
-  if (std::getenv("FLEXNAS_TEST_CLOCK"))
-    m.clock = parse_clock(std::getenv("FLEXNAS_TEST_CLOCK"), "env");
   double diff = 1;
   for (int attempt = 0; attempt < 3 && diff >= 0.05; ++attempt) {
-    const auto t1 = measure_layer(l, s, m);
-    const auto t2 = measure_layer(l, s, m);
-    diff = std::abs(t1.median_ms - t2.median_ms) / std::min(t1.median_ms, t2.median_ms);
-    WARN("layer medians " << t1.median_ms << " ms and " << t2.median_ms << " ms, spread "
-                          << t1.spread() << ", difference " << diff);
+    // Two independent measurements: each builds its own primitives and buffers.
+    auto a = build_layer(l, s), b = build_layer(l, s);
+    const auto r = time_rounds({&a, &b}, acceptance_options(), 5);
+    const double ma = median_of(r[0]), mb = median_of(r[1]);
+    diff = std::abs(ma - mb) / std::min(ma, mb);
+    WARN("layer medians " << ma << " ms and " << mb << " ms, difference " << diff);
   }
   CHECK(diff < 0.05);
 }
 
 TEST_CASE("Latency_table_predicts_whole_model_within_10_percent", "[latency]") {
   const auto a = architecture_from_string(
-      R"({"l":3,"o":[["sa_sdp_64","sa_sdp_64","c_9_64","l_dct_64"],["sa_wma_64","sa_sdp_64"],["l_dft_32","sa_sdp_32","c_5_32","sa_sdp_32"]],)"
-      R"("h":[256,128,128],"f":[[1024],[512,512],[512]]})");
+      R"({"l":3,"o":[["sa_sdp_64","sa_sdp_64","c_9_64","l_dct_64"],["sa_wma_64","sa_sdp_64"],)"
+      R"(["l_dft_32","sa_sdp_32","c_5_32","sa_sdp_32"]],"h":[256,128,128],"f":[[1024],[512,512],[512]]})");
   RunShape s;
   s.seq = 128;
-  MeasureOptions m;
-  m.repeats = 15;
-  m.min_repeat_ms = 5;
-  if (std::getenv("FLEXNAS_TEST_CLOCK"))
-    m.clock = parse_clock(std::getenv("FLEXNAS_TEST_CLOCK"), "env");
   double err = 1;
   for (int attempt = 0; attempt < 3 && err >= 0.10; ++attempt) {
-    LatencyTable table("", s, m);
-    const double sum = table.model(a).total_ms;
-    const double whole = measure_model(a, s, m).median_ms;
-    err = std::abs(sum - whole) / whole;
-    WARN("table sum " << sum << " ms, whole model " << whole << " ms, error " << err);
+    // The table's entries (each layer and the 256 -> 128 projection on its own) and the
+    // whole model, timed in alternating rounds.
+    std::vector<TimedNet> nets;
+    for (const auto& l : a.layers) nets.push_back(build_layer(l, s));
+    nets.push_back(build_projection(256, 128, s));
+    nets.push_back(build_model(a, s));
+    std::vector<TimedNet*> ptrs;
+    for (auto& n : nets) ptrs.push_back(&n);
+    const auto r = time_rounds(ptrs, acceptance_options(), 5);
+    std::vector<double> ratio;
+    for (std::size_t k = 0; k < r[0].size(); ++k) {
+      double sum = 0;
+      for (std::size_t i = 0; i + 1 < r.size(); ++i) sum += r[i][k];
+      ratio.push_back(sum / r.back()[k]);
+    }
+    err = std::abs(median_of(ratio) - 1);
+    WARN("table sum / whole model per round: median " << median_of(ratio) << ", error " << err);
   }
   CHECK(err < 0.10);
 }
