@@ -11,5 +11,6 @@ void add_evaluate_command(CLI::App& app);
 void add_search_commands(CLI::App& app);
 void add_mpc_command(CLI::App& app);
 void add_latency_fit_command(CLI::App& app);
+void add_latency_commands(CLI::App& app);
 
 }  // namespace flexnas::cli

@@ -2,6 +2,7 @@
 #include "evaluators/mpc.hpp"
 #include "evaluators/custom.hpp"
 #include "evaluators/latency_evaluator.hpp"
+#include "evaluators/latency.hpp"
 #include "evaluators/table.hpp"
 
 #include <chrono>
@@ -109,6 +110,7 @@ void register_builtins(EvaluatorRegistry& r) {
   register_mpc(r);
   register_custom(r);
   register_latency_model(r);
+  register_latency(r);
 }
 
 }  // namespace flexnas

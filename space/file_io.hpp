@@ -1,6 +1,7 @@
 #pragma once
-// Whole-file output written next to the target and renamed over it, so a reader (or a
-// process killed mid-write) never sees half a file. Used by embeddings, studies and the CLI.
+// Whole-file output written next to the target (under a name private to the writer) and
+// renamed over it, so a reader, a concurrent writer or a process killed mid-write never sees
+// half a file. Used by embeddings, studies and the CLI.
 #include <string>
 
 namespace flexnas {
