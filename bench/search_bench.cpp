@@ -56,6 +56,7 @@ double sd_of(const std::vector<double>& v) {
 int main(int argc, char** argv) {
   int seeds = 10;
   std::string sections = "single,multi,tau,scaling";
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress visible when piped
   std::size_t budget = 620;
   std::vector<std::string> policies{"random", "evolution:population=20,sample=5"};
   for (int i = 1; i + 1 < argc; i += 2) {

@@ -12,6 +12,8 @@
 #include "search/encoder.hpp"
 #include "search/policy.hpp"
 #include "space/error.hpp"
+#include "surrogate/acquisition.hpp"
+#include "surrogate/gobi.hpp"
 #include "surrogate/surrogate.hpp"
 
 namespace flexnas {
@@ -25,6 +27,10 @@ struct BoshnasPolicyOptions {
   double p_uncertain = 0.1, p_random = 0.1;
   int patience = 5;                    // steps without improvement before aleatoric is added
   std::size_t space_candidates = 256;  // per ask in a design space
+  // scan: z at every candidate, exploit = lowest z (exact snapping); gobi: AdaHessian on z
+  // over the embedding box from the best candidates, each optimum snapped to the nearest
+  // unused candidate (the reference's GOBI + nearest-architecture step).
+  std::string optimizer = "scan";
 };
 
 class BoshnasPolicy : public Policy {
@@ -75,7 +81,8 @@ class BoshnasPolicy : public Policy {
 
     std::vector<Architecture> cands = candidates();
     if (cands.empty()) return out;
-    const auto pred = model->predict(encoder_.encode(cands));
+    const Eigen::MatrixXd cx = encoder_.encode(cands);
+    const auto pred = model->predict(cx);
     const bool converged = since_improvement_ >= opt_.patience;
     std::vector<double> z(cands.size()), unc(cands.size());
     for (std::size_t i = 0; i < cands.size(); ++i) {
@@ -95,6 +102,9 @@ class BoshnasPolicy : public Policy {
       }
       return arg;
     };
+    std::vector<std::size_t> gobi_order;  // exploit picks of optimizer=gobi, best first
+    if (opt_.optimizer == "gobi") gobi_order = gobi_picks(*model, cx, z, converged);
+    std::size_t next_gobi = 0;
     std::uniform_real_distribution<double> u(0, 1);
     while (out.size() < n) {
       const double r = u(rng_);
@@ -102,8 +112,13 @@ class BoshnasPolicy : public Policy {
         if (!take_random()) break;
         continue;
       }
-      const std::size_t i =
-          r < opt_.p_random + opt_.p_uncertain ? best_by(unc, false) : best_by(z, true);
+      std::size_t i = cands.size();
+      if (r < opt_.p_random + opt_.p_uncertain) {
+        i = best_by(unc, false);
+      } else {
+        while (next_gobi < gobi_order.size() && used[gobi_order[next_gobi]]) ++next_gobi;
+        i = next_gobi < gobi_order.size() ? gobi_order[next_gobi] : best_by(z, true);
+      }
       if (i == cands.size()) {
         if (!take_random()) break;
         continue;
@@ -129,6 +144,51 @@ class BoshnasPolicy : public Policy {
   }
 
  private:
+  // GOBI: minimise z = mu - kappa sigma over the box spanned by the candidates with
+  // AdaHessian, from the 8 candidates of lowest z; each optimum (best first) is snapped to
+  // the nearest candidate not yet picked.
+  std::vector<std::size_t> gobi_picks(const Surrogate& model, const Eigen::MatrixXd& cx, const std::vector<double>& z,
+                                      bool converged) {
+    std::vector<std::size_t> order(z.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return z[a] < z[b]; });
+    const std::size_t k = std::min<std::size_t>(8, order.size());
+    Eigen::MatrixXd starts(static_cast<Eigen::Index>(k), cx.cols());
+    for (std::size_t i = 0; i < k; ++i) starts.row(static_cast<Eigen::Index>(i)) = cx.row(static_cast<Eigen::Index>(order[i]));
+    const Eigen::VectorXd lo = cx.colwise().minCoeff().transpose(), hi = cx.colwise().maxCoeff().transpose();
+    UpperConfidenceBound ucb(opt_.kappa);
+    AcquisitionFunction f(model, ucb, converged ? Uncertainty::kTotal : Uncertainty::kEpistemic);
+    GobiOptions go;
+    go.method = GobiMethod::kAdaHessian;
+    go.lr = 0.1 * std::max(1e-9, (hi - lo).maxCoeff());
+    go.max_steps = 50;
+    go.seed = ctx_.seed + fits_;
+    const auto r = gobi_minimise(f, lo, hi, starts, go);
+    std::vector<std::size_t> starts_order(k);
+    for (std::size_t i = 0; i < k; ++i) starts_order[i] = i;
+    std::stable_sort(starts_order.begin(), starts_order.end(),
+                     [&](std::size_t a, std::size_t b) { return r.value(static_cast<Eigen::Index>(a)) < r.value(static_cast<Eigen::Index>(b)); });
+    std::vector<std::size_t> picks;
+    std::vector<char> taken(z.size(), 0);
+    for (std::size_t s : starts_order) {
+      const Eigen::RowVectorXd x = r.x.row(static_cast<Eigen::Index>(s));
+      std::size_t arg = z.size();
+      double best = std::numeric_limits<double>::infinity();
+      for (std::size_t i = 0; i < z.size(); ++i) {
+        if (taken[i]) continue;
+        const double d = (cx.row(static_cast<Eigen::Index>(i)) - x).squaredNorm();
+        if (d < best) {
+          best = d;
+          arg = i;
+        }
+      }
+      if (arg == z.size()) break;
+      taken[arg] = 1;
+      picks.push_back(arg);
+    }
+    return picks;
+  }
+
   Eigen::VectorXd losses() {
     const std::size_t m = ctx_.objectives.size();
     std::vector<double> w(m, 1.0);
@@ -202,12 +262,15 @@ void register_boshnas_policy(PolicyRegistry& r) {
   r.add({"boshnas",
          "BOSHNAS: Bayesian neural surrogate over the embedding, optimistic acquisition, "
          "exploit/uncertain/random mix",
-         {{"surrogate", "boshnas"}, {"encoding", "embedding"}, {"init", "8"}, {"kappa", "2"}},
+         {{"surrogate", "boshnas"}, {"encoding", "embedding"}, {"init", "8"}, {"kappa", "2"}, {"optimizer", "scan"}},
          true,
          [](const PolicyContext& c, const std::map<std::string, std::string>& o) {
            BoshnasPolicyOptions opt;
            opt.surrogate = o.at("surrogate");
            opt.encoding = o.at("encoding");
+           opt.optimizer = o.at("optimizer");
+           if (opt.optimizer != "scan" && opt.optimizer != "gobi")
+             throw InputError("policy boshnas: optimizer=" + opt.optimizer + " is not scan or gobi");
            try {
              opt.init = static_cast<std::size_t>(std::stoul(o.at("init")));
              opt.kappa = std::stod(o.at("kappa"));

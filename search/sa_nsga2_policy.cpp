@@ -2,7 +2,8 @@
 // per objective and per constrained value on the finished trials, runs `generations`
 // generations of NSGA-II on PREDICTED values (optimistic: mean - kappa * std on the
 // minimised objective), starting from the best real trials, and proposes the best
-// predicted children for real evaluation. Real evaluations are spent only on candidates
+// predicted children for real evaluation. In a pool, every unproposed member is predicted
+// and ranked at once instead (see ask_pool). Real evaluations are spent only on candidates
 // the models rank on or near the predicted front.
 #include <algorithm>
 #include <set>
@@ -64,6 +65,7 @@ class SaNsga2Policy : public Policy {
       return out;
     }
     fit_models();
+    if (ctx_.domain->is_pool()) return ask_pool(n);
 
     // Generation 0: the best real trials.
     std::vector<Member> pop;
@@ -123,6 +125,32 @@ class SaNsga2Policy : public Policy {
   }
 
  private:
+  // A pool is finite: instead of predicted generations (which only reach pool members by
+  // snapping, an out-of-sample embedding each), every unproposed member is predicted at
+  // once and ranked together with the real trials, which is what many predicted
+  // generations converge to.
+  std::vector<Architecture> ask_pool(std::size_t n) {
+    std::vector<Architecture> cands;
+    std::vector<std::string> keys;
+    const auto& pool = ctx_.domain->pool();
+    for (std::size_t i = 0; i < pool.size(); ++i)
+      if (!ctx_.domain->seen(ctx_.domain->pool_keys()[i])) {
+        cands.push_back(pool[i]);
+        keys.push_back(ctx_.domain->pool_keys()[i]);
+      }
+    std::vector<Member> all;
+    for (const auto& t : ok_)
+      all.push_back({t.arch, t.hash, to_minimise(t.values, ctx_.objectives), total_violation(t.values, ctx_.constraints),
+                     true});
+    for (auto& m : predict(cands, keys)) all.push_back(std::move(m));
+    std::vector<Architecture> out;
+    for (auto& m : select_all(std::move(all))) {
+      if (out.size() >= n) break;
+      if (!m.real && ctx_.domain->claim(m.arch)) out.push_back(m.arch);
+    }
+    return out;
+  }
+
   // One model per minimised objective, then one per constrained value.
   void fit_models() {
     std::vector<Architecture> done;
