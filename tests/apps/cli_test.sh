@@ -108,6 +108,16 @@ import json
 p = [(t["values"]["params"], t["values"]["flops"]) for t in json.load(open("ns/pareto.json"))]
 assert p and not any(b != a and b[0] <= a[0] and b[1] <= a[1] for a in p for b in p)
 PY
+# Surrogate-assisted NSGA-II and hierarchical refinement: a study extended by resume holds
+# the same trials as one run with the larger budget.
+for P in "sa-nsga2:init=8" "hierarchical:inner=nsga2,stage=8,pool=60"; do
+  M2O=(--space flexibert-test --evaluator params --evaluator flops --objective params:min --objective flops:max --policy "$P")
+  "$flexnas" search "${M2O[@]}" --budget 20 --out ra >/dev/null && "$flexnas" resume --study ra --budget 32 >/dev/null &&
+    "$flexnas" search "${M2O[@]}" --budget 32 --out rb >/dev/null &&
+    [[ "$(grep -o '"hash":"[0-9a-f]*"' ra/trials.jsonl | sort)" == "$(grep -o '"hash":"[0-9a-f]*"' rb/trials.jsonl | sort)" ]] &&
+    [[ $(wc -l < ra/trials.jsonl) -eq 32 ]] && ok || bad "resume of $P"
+  rm -rf ra rb
+done
 # Early stop: a target every model meets ends the search after its first batch; patience
 # ends it before the budget; both are stored and honoured by resume.
 out=$("$flexnas" search "${S[@]}" --budget 30 --stop-at 'params>=1' --out st1 2>&1)
