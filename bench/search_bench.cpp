@@ -111,7 +111,13 @@ int main(int argc, char** argv) {
       SearchDomain domain = base;
       PolicyContext ctx{
           &domain, {Objective::parse("sst2_accuracy:max")}, {}, static_cast<std::uint64_t>(s)};
-      auto policy = registry.create(spec, ctx);
+      std::unique_ptr<Policy> policy;
+      try {
+        policy = registry.create(spec, ctx);
+      } catch (const std::exception& e) {  // e.g. hierarchical needs a design space, not a pool
+        std::printf("%-40s skipped: %s\n", spec.c_str(), e.what());
+        break;
+      }
       double so_far = 0;
       std::size_t q = 0;
       bool hit = false;
@@ -141,6 +147,7 @@ int main(int argc, char** argv) {
       found += hit;
       queries.push_back(static_cast<double>(q));
     }
+    if (queries.empty()) continue;
     auto sorted = queries;
     std::sort(sorted.begin(), sorted.end());
     const double median = seeds % 2 ? sorted[static_cast<std::size_t>(seeds / 2)]
