@@ -1,10 +1,16 @@
 // plugin: a shared library implementing the C ABI of include/flexnas/plugin.h, loaded with
-// dlopen (POSIX) so that load errors carry dlerror()'s reason.
+// Boost.DLL (on C++17 std::filesystem, so no Boost.Filesystem library). Boost.DLL 1.74
+// reports every failed load as "bad file descriptor"; the loader's own reason is still in
+// dlerror() afterwards, so the one-line error names it.
+#define BOOST_DLL_USE_STD_FS
 #include <dlfcn.h>
+
+#include <boost/dll/shared_library.hpp>
 
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 
@@ -68,12 +74,13 @@ class PluginEvaluator : public Evaluator {
     // A name without '/' would be searched on the library path; the user means this file.
     if (path.find('/') == std::string::npos) path = "./" + path;
     dlerror();
-    handle_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!handle_) {
+    std::error_code load_ec;
+    lib_.load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local, load_ec);
+    if (load_ec) {
       const char* e = dlerror();
-      throw InputError(where + ": cannot load: " + (e ? e : "unknown dlopen error"));
+      throw InputError(where + ": cannot load: " + (e ? std::string(e) : load_ec.message()));
     }
-    try {
+    {
       auto abi = sym<AbiFn>("flexnas_plugin_abi_version", where);
       const int v = abi();
       if (v != FLEXNAS_PLUGIN_ABI_VERSION)
@@ -93,16 +100,12 @@ class PluginEvaluator : public Evaluator {
         if (why.find('\n') != std::string::npos) why = why.substr(0, why.find('\n'));
         throw InputError(where + ": flexnas_plugin_create failed: " + why);
       }
-    } catch (...) {
-      dlclose(handle_);
-      throw;
     }
   }
 
   ~PluginEvaluator() override {
     if (instance_) destroy_(instance_);
-    if (handle_) dlclose(handle_);
-  }
+  }  // then lib_ unloads the library
   PluginEvaluator(const PluginEvaluator&) = delete;
   PluginEvaluator& operator=(const PluginEvaluator&) = delete;
 
@@ -141,16 +144,14 @@ class PluginEvaluator : public Evaluator {
  private:
   template <typename F>
   F sym(const char* name, const std::string& where) {
-    dlerror();
-    void* p = dlsym(handle_, name);
-    if (!p)
+    if (!lib_.has(name))
       throw InputError(where + ": missing symbol " + name +
                        " (not a flexnas plugin, or built without extern \"C\"?)");
-    return reinterpret_cast<F>(p);
+    return &lib_.get<std::remove_pointer_t<F>>(name);
   }
 
   std::map<std::string, std::string> opts_;
-  void* handle_ = nullptr;
+  boost::dll::shared_library lib_;  // unloads after ~PluginEvaluator destroyed the instance
   void* instance_ = nullptr;
   DestroyFn destroy_ = nullptr;
   EvaluateFn evaluate_ = nullptr;
