@@ -396,7 +396,7 @@ svg.pareto-plot,svg.best-plot{width:640px}svg.histogram{width:460px}
 }  // namespace
 
 std::string architecture_svg(const Architecture& a) {
-  const double col = 150, gap = 18, pad = 6, row = 24, head = 20;
+  const double col = 176, gap = 18, pad = 6, row = 24, head = 20;
   // Head groups of each layer: identical heads counted together.
   std::vector<std::vector<std::pair<Head, int>>> groups;
   std::size_t max_groups = 1;
