@@ -73,7 +73,8 @@ expect_input_error "holds no study" "$flexnas" report --study nowhere
 expect_input_error "--x 'nope' is not a value of this study" "$flexnas" report --study s --x nope
 
 # Headless Chromium: the page renders and the DOM keeps every mark.
-chromium=$(command -v chromium || command -v chromium-browser || true)
+# CHROMIUM= (set and empty) forces the skip; CHROMIUM=/path picks a browser.
+chromium=${CHROMIUM-$(command -v chromium || command -v chromium-browser || true)}
 if [[ -z "$chromium" ]]; then
   echo "SKIP: chromium not installed, render check skipped"
 else
