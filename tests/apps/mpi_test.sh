@@ -48,7 +48,7 @@ same ref32 m3 32 || bad "mpi resume differs from the local run"
 # A worker killed mid-trial: its trial is re-queued, the search ends with the budget.
 kargs=(--space flexibert-test --evaluator params --evaluator sleep:ms=100 --objective params:min
        --budget 24 --seed 7)
-"$flexnas" search "${kargs[@]}" --workers 4 --out kref >/dev/null || bad "local kill reference"
+"$flexnas" search "${kargs[@]}" --out kref >/dev/null || bad "local kill reference"
 FLEXNAS_MPI_PIDFILE=$work/pid "${mpi[@]}" -x FLEXNAS_MPI_PIDFILE -n 3 "$flexnas" search \
   "${kargs[@]}" --executor mpi --rank-timeout 3 --out killed >kout.txt 2>kerr.txt &
 runner=$!
