@@ -61,6 +61,13 @@ echo "killed worker: mpirun exit $rc, $((SECONDS - start)) s after the kill; ran
 grep -q "24 trials finished" kout.txt || bad "killed run summary: $(cat kout.txt) $(tail -5 kerr.txt)"
 same kref killed 24 || bad "killed run lost or changed trials"
 
+# Bad input on rank 0: one-line error, workers stopped, mpirun's exit code is rank 0's (plain
+# mpirun; with --enable-recovery mpirun exits 0 whatever the ranks return).
+timeout 60 mpirun --oversubscribe --allow-run-as-root -n 2 "$flexnas" search --space flexibert-test \
+  --evaluator params --objective nope:min --executor mpi --out bad >/dev/null 2>err.txt; rc=$?
+{ [[ $rc -eq 2 ]] && grep -q "^flexnas: error: objective 'nope' is provided by no evaluator" err.txt; } ||
+  bad "bad input under mpirun: rc=$rc $(head -3 err.txt)"
+
 # Speed-up: 2 worker ranks against 1 on sleep:ms=100 (wall time, mpirun start included).
 sargs=(--space flexibert-test --evaluator sleep:ms=100 --objective sleep_ms:min --budget 24 --seed 3)
 t0=$(date +%s.%N)
