@@ -127,6 +127,18 @@ bool start_executor(ExecutorChoice& ex) {
 #endif
 }
 
+// Rank 0 after a successful run: stop the workers now and end MPI.
+void finish_executor(ExecutorChoice& ex) {
+#ifdef FLEXNAS_HAVE_MPI
+  if (ex.mpi) {
+    ex.mpi->succeeded();
+    ex.mpi.reset();
+  }
+#else
+  (void)ex;
+#endif
+}
+
 int run_and_report(Study& study, SearchSetup& s, const EvaluatorRegistry& registry, int workers,
                    double max_seconds, const ExecutorChoice& ex) {
   const auto& c = s.config;
@@ -310,6 +322,7 @@ void add_search_commands(CLI::App& app) {
       auto study =
           Study::create(*out, c);  // policies claim proposals only in ask(): the domain is fresh
       run_and_report(*study, setup, registry, *workers, *max_time, *ex);
+      finish_executor(*ex);
     });
   }
   {
@@ -342,6 +355,7 @@ void add_search_commands(CLI::App& app) {
       }
       auto setup = setup_from_config(c, registry);
       run_and_report(*study, setup, registry, *workers, *max_time, *ex);
+      finish_executor(*ex);
     });
   }
   {

@@ -105,7 +105,7 @@ MpiSession::~MpiSession() {
   if (g_lost_rank) {
     std::fflush(stdout);
     std::fflush(stderr);
-    std::_Exit(std::uncaught_exceptions() ? 1 : 0);
+    std::_Exit(ok_ ? 0 : 1);
   }
 }
 int MpiSession::rank() const {

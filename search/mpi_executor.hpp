@@ -24,10 +24,14 @@ class MpiSession {
   MpiSession& operator=(const MpiSession&) = delete;
   int rank() const;
   int size() const;
+  // Rank 0's command succeeded: the exit status when MPI_Finalize has to be skipped (a rank
+  // was lost) is 0, else 1.
+  void succeeded() { ok_ = true; }
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  bool ok_ = false;
 };
 
 // Ranks >= 1: serves trials from rank 0 until told to stop. Writes its pid to
