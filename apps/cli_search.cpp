@@ -11,6 +11,9 @@
 #include "apps/cli_common.hpp"
 #include "apps/commands.hpp"
 #include "search/runner.hpp"
+#ifdef FLEXNAS_HAVE_MPI
+#include "search/mpi_executor.hpp"
+#endif
 #include "space/error.hpp"
 
 namespace flexnas::cli {
@@ -86,8 +89,58 @@ std::function<void(const RunProgress&)> progress_line(const std::vector<Objectiv
   };
 }
 
+// Where trials run: --executor local (threads) or mpi (ranks 1..K-1, see docs/cluster.md).
+struct ExecutorChoice {
+  std::string kind = "local";
+  double rank_timeout = 60;
+#ifdef FLEXNAS_HAVE_MPI
+  std::shared_ptr<MpiSession> mpi;
+#endif
+};
+
+void add_executor_options(CLI::App* cmd, std::shared_ptr<ExecutorChoice> ex) {
+  cmd->add_option("--executor", ex->kind,
+                  "local: --workers threads; mpi: evaluate on MPI ranks 1..K-1 (start with "
+                  "mpirun -n K or srun -n K)")
+      ->check(CLI::IsMember({"local", "mpi"}))
+      ->capture_default_str();
+  cmd->add_option("--rank-timeout", ex->rank_timeout,
+                  "with --executor mpi: a rank silent for so many seconds (busy ranks send a "
+                  "heartbeat every second) is dropped and its trial re-run elsewhere")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+}
+
+// With --executor mpi: initialises MPI (only then); true on worker ranks, which have served
+// their trials when this returns and must do nothing else.
+bool start_executor(ExecutorChoice& ex) {
+  if (ex.kind != "mpi") return false;
+#ifdef FLEXNAS_HAVE_MPI
+  ex.mpi = std::make_shared<MpiSession>();
+  if (ex.mpi->rank() == 0) return false;
+  EvaluatorRegistry registry;
+  register_builtins(registry);
+  mpi_worker_loop(*ex.mpi, registry);
+  return true;
+#else
+  throw InputError("--executor mpi: this flexnas was built without MPI (Open MPI + Boost.MPI)");
+#endif
+}
+
+// Rank 0 after a successful run: stop the workers now and end MPI.
+void finish_executor(ExecutorChoice& ex) {
+#ifdef FLEXNAS_HAVE_MPI
+  if (ex.mpi) {
+    ex.mpi->succeeded();
+    ex.mpi.reset();
+  }
+#else
+  (void)ex;
+#endif
+}
+
 int run_and_report(Study& study, SearchSetup& s, const EvaluatorRegistry& registry, int workers,
-                   double max_seconds) {
+                   double max_seconds, const ExecutorChoice& ex) {
   const auto& c = s.config;
   std::vector<std::string> specs;
   for (const auto& e : c.at("evaluators")) specs.push_back(e.get<std::string>());
@@ -111,8 +164,16 @@ int run_and_report(Study& study, SearchSetup& s, const EvaluatorRegistry& regist
   if (c.value("patience", std::size_t{0}) > 0)
     opt.stop_when.push_back(stop_after_patience(c.at("patience")));
   study.rewrite_exports(s.objectives, s.constraints);
+  std::unique_ptr<Executor> executor;
+#ifdef FLEXNAS_HAVE_MPI
+  if (ex.mpi)
+    executor = std::make_unique<MpiExecutor>(*ex.mpi, specs, opt.seed, ex.rank_timeout, evaluators);
+#endif
+  (void)ex;
+  opt.executor = executor.get();
   const auto summary =
       run_search(study, *policy, *s.domain, evaluators, s.objectives, s.constraints, opt);
+  executor.reset();  // MPI workers stop now
   const auto trials = study.trials();
   std::printf("%zu trials finished (%zu failed), stopped: %s\n", summary.finished, summary.failed,
               summary.stopped_because.c_str());
@@ -178,20 +239,23 @@ void add_search_commands(CLI::App& app) {
     auto out = std::make_shared<std::string>("study");
     auto stop_at = std::make_shared<std::vector<std::string>>();
     auto patience = std::make_shared<std::size_t>(0);
+    auto ex = std::make_shared<ExecutorChoice>();
     cmd->add_option("--space", *space, "design space to search (built-in name or YAML file)");
     cmd->add_option("--pool", *pool,
                     "search this finite list instead (JSON lines, each with a \"model\"); "
                     "with --space, the space's operators are used");
     cmd->add_option("--evaluator", *evaluators,
-                    "name:key=value,... (repeatable), e.g. table:file=F,metric=M; names: " + evaluator_names())
+                    "name:key=value,... (repeatable), e.g. table:file=F,metric=M; names: " +
+                        evaluator_names())
         ->required();
     cmd->add_option("--objective", *objectives,
                     "NAME:max or NAME:min (repeatable; the first is the primary)")
         ->required();
     cmd->add_option("--constraint", *constraints, "NAME<=X or NAME>=X (repeatable)");
     cmd->add_option("--policy", *policy,
-                    policy_names() + " (with options, e.g. evolution:population=20); "
-                    "auto: evolution for one objective, nsga2 for several")
+                    policy_names() +
+                        " (with options, e.g. evolution:population=20); "
+                        "auto: evolution for one objective, nsga2 for several")
         ->capture_default_str();
     cmd->add_option("--budget", *budget, "finished trials the study ends with")
         ->check(CLI::PositiveNumber)
@@ -215,7 +279,9 @@ void add_search_commands(CLI::App& app) {
         ->check(CLI::NonNegativeNumber);
     cmd->add_option("--out", *out, "study directory (created; must not hold a study)")
         ->capture_default_str();
+    add_executor_options(cmd, ex);
     cmd->callback([=] {
+      if (start_executor(*ex)) return;
       if (space->empty() && pool->empty()) throw InputError("give --space or --pool");
       EvaluatorRegistry registry;
       register_builtins(registry);
@@ -255,7 +321,8 @@ void add_search_commands(CLI::App& app) {
       }
       auto study =
           Study::create(*out, c);  // policies claim proposals only in ask(): the domain is fresh
-      run_and_report(*study, setup, registry, *workers, *max_time);
+      run_and_report(*study, setup, registry, *workers, *max_time, *ex);
+      finish_executor(*ex);
     });
   }
   {
@@ -273,7 +340,10 @@ void add_search_commands(CLI::App& app) {
     cmd->add_option("--budget", *budget, "raise the study's budget to this many finished trials");
     cmd->add_option("--max-time", *max_time, "stop this run after so many seconds")
         ->check(CLI::NonNegativeNumber);
+    auto ex = std::make_shared<ExecutorChoice>();
+    add_executor_options(cmd, ex);
     cmd->callback([=] {
+      if (start_executor(*ex)) return;
       auto study = Study::open(*dir);
       EvaluatorRegistry registry;
       register_builtins(registry);
@@ -284,7 +354,8 @@ void add_search_commands(CLI::App& app) {
         c["budget"] = *budget;
       }
       auto setup = setup_from_config(c, registry);
-      run_and_report(*study, setup, registry, *workers, *max_time);
+      run_and_report(*study, setup, registry, *workers, *max_time, *ex);
+      finish_executor(*ex);
     });
   }
   {

@@ -46,6 +46,32 @@ EvalResult EvaluatorSet::evaluate(int k, const Architecture& a, const EvalContex
   return all;
 }
 
+void evaluate_trial(EvaluatorSet& evaluators, int k, Trial& t, std::uint64_t seed) {
+  EvalContext ctx;
+  ctx.seed = seed + static_cast<std::uint64_t>(t.id);
+  const auto e0 = std::chrono::steady_clock::now();
+  auto r = evaluators.evaluate(k, t.arch, ctx);
+  t.eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - e0).count();
+  t.values = r.values;
+  t.state = r.status == EvalStatus::kOk ? TrialState::kOk : TrialState::kFailed;
+  t.reason = r.message;
+}
+
+LocalExecutor::LocalExecutor(EvaluatorSet& evaluators, int workers, std::uint64_t seed)
+    : evaluators_(evaluators),
+      seed_(seed),
+      arena_(std::make_unique<tbb::task_arena>(std::max(1, workers))) {}
+
+void LocalExecutor::run_batch(const std::vector<Trial*>& todo,
+                              const std::function<void(Trial&)>& finished) {
+  arena_->execute([&] {
+    tbb::parallel_for(std::size_t(0), todo.size(), [&](std::size_t k) {
+      evaluate_trial(evaluators_, tbb::this_task_arena::current_thread_index(), *todo[k], seed_);
+      finished(*todo[k]);
+    });
+  });
+}
+
 RunSummary run_search(Study& study, Policy& policy, SearchDomain& domain, EvaluatorSet& evaluators,
                       const std::vector<Objective>& objectives,
                       const std::vector<Constraint>& constraints, const RunOptions& opt) {
@@ -68,7 +94,12 @@ RunSummary run_search(Study& study, Policy& policy, SearchDomain& domain, Evalua
   std::mutex mu;
   bool stop = false;
 
-  tbb::task_arena arena(std::max(1, opt.workers));
+  std::unique_ptr<Executor> local;
+  Executor* executor = opt.executor;
+  if (!executor) {
+    local = std::make_unique<LocalExecutor>(evaluators, opt.workers, opt.seed);
+    executor = local.get();
+  }
   std::size_t asked_total = 0;
   for (std::int64_t batch = 0;; ++batch) {
     std::vector<Trial> trials;
@@ -109,37 +140,28 @@ RunSummary run_search(Study& study, Policy& policy, SearchDomain& domain, Evalua
         summary.stopped_because = "time";
         break;
       }
-      arena.execute([&] {
-        tbb::parallel_for(std::size_t(0), todo.size(), [&](std::size_t k) {
-          Trial& t = trials[todo[k]];
-          EvalContext ctx;
-          ctx.seed = opt.seed + static_cast<std::uint64_t>(t.id);
-          const auto e0 = Clock::now();
-          auto r = evaluators.evaluate(tbb::this_task_arena::current_thread_index(), t.arch, ctx);
-          t.eval_seconds = std::chrono::duration<double>(Clock::now() - e0).count();
-          t.values = r.values;
-          t.state = r.status == EvalStatus::kOk ? TrialState::kOk : TrialState::kFailed;
-          t.reason = r.message;
-          if (t.ok()) {
-            for (const auto& o : objectives)
-              if (!t.values.count(o.name)) {
-                t.state = TrialState::kFailed;
-                t.reason = "no value '" + o.name + "' from the evaluators";
-              }
-          }
-          std::lock_guard lock(mu);
-          study.finish(t, objectives, constraints);
-          ++progress.finished;
-          progress.failed += t.state == TrialState::kFailed;
-          if (t.ok() && total_violation(t.values, constraints) == 0) {
-            auto cand = std::vector<Trial>{t};
-            if (progress.best) cand.push_back(*progress.best);
-            progress.best = best_trial(cand, objectives, constraints);
-          }
-          progress.elapsed_seconds = std::chrono::duration<double>(Clock::now() - start).count();
-          progress.last = &t;
-          if (opt.progress) opt.progress(progress);
-        });
+      std::vector<Trial*> pending;
+      for (auto i : todo) pending.push_back(&trials[i]);
+      executor->run_batch(pending, [&](Trial& t) {
+        if (t.ok()) {
+          for (const auto& o : objectives)
+            if (!t.values.count(o.name)) {
+              t.state = TrialState::kFailed;
+              t.reason = "no value '" + o.name + "' from the evaluators";
+            }
+        }
+        std::lock_guard lock(mu);
+        study.finish(t, objectives, constraints);
+        ++progress.finished;
+        progress.failed += t.state == TrialState::kFailed;
+        if (t.ok() && total_violation(t.values, constraints) == 0) {
+          auto cand = std::vector<Trial>{t};
+          if (progress.best) cand.push_back(*progress.best);
+          progress.best = best_trial(cand, objectives, constraints);
+        }
+        progress.elapsed_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+        progress.last = &t;
+        if (opt.progress) opt.progress(progress);
       });
     }
     policy.tell(trials);

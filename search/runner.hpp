@@ -10,11 +10,15 @@
 #include <string>
 #include <vector>
 
+#include <tbb/task_arena.h>
+
 #include "evaluators/evaluator.hpp"
 #include "search/policy.hpp"
 #include "search/storage.hpp"
 
 namespace flexnas {
+
+class Executor;
 
 struct RunProgress {
   std::size_t finished = 0, failed = 0, budget = 0;
@@ -37,6 +41,8 @@ struct RunOptions {
   // at batch ends only, so the stopping point does not depend on --workers, and replayed
   // batches are checked too, so a resumed study stops where it stopped before.
   std::vector<std::function<std::string(const RunProgress&)>> stop_when;
+  // Where batches are evaluated; null: a LocalExecutor over the evaluators and `workers`.
+  Executor* executor = nullptr;
 };
 
 // Ready-made stop rules. Target: a finished trial whose values meet every condition
@@ -61,6 +67,33 @@ class EvaluatorSet {
 
  private:
   std::vector<std::vector<std::unique_ptr<Evaluator>>> copies_;
+};
+
+// Evaluates one trial with copy `k` of the evaluators and seed `seed + id`: fills values,
+// state (ok/failed), reason and eval_seconds. Every executor evaluates through this.
+void evaluate_trial(EvaluatorSet& evaluators, int k, Trial& t, std::uint64_t seed);
+
+// Runs the unfinished trials of one batch somewhere and hands each finished one to
+// `finished` (which stores it; it may be called from several threads at once). Which
+// executor runs a trial must not change its result: the seed is `seed + id`.
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  virtual void run_batch(const std::vector<Trial*>& todo,
+                         const std::function<void(Trial&)>& finished) = 0;
+};
+
+// The default: a oneTBB arena of `workers` threads in this process.
+class LocalExecutor : public Executor {
+ public:
+  LocalExecutor(EvaluatorSet& evaluators, int workers, std::uint64_t seed);
+  void run_batch(const std::vector<Trial*>& todo,
+                 const std::function<void(Trial&)>& finished) override;
+
+ private:
+  EvaluatorSet& evaluators_;
+  std::uint64_t seed_;
+  std::unique_ptr<tbb::task_arena> arena_;
 };
 
 RunSummary run_search(Study& study, Policy& policy, SearchDomain& domain, EvaluatorSet& evaluators,
