@@ -12,5 +12,6 @@ void add_search_commands(CLI::App& app);
 void add_mpc_command(CLI::App& app);
 void add_latency_fit_command(CLI::App& app);
 void add_latency_commands(CLI::App& app);
+void add_export_commands(CLI::App& app);
 
 }  // namespace flexnas::cli
