@@ -5,6 +5,7 @@
 # Usage: onnx_test.sh FLEXNAS
 set -uo pipefail
 flexnas=$1
+here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
@@ -92,6 +93,7 @@ out = inf.graph.output[0].type.tensor_type.shape.dim
 assert out[0].dim_param == "batch" and out[1].dim_value == 2, out
 json.loads({p.key: p.value for p in m.metadata_props}["flexnas.model_dict"])
 PY
+    /usr/bin/python3 "$here/onnx_numpy_eval.py" "$f" && ok || bad "numpy run of $f"
   done
   # Every op family shows up where expected, and the stored model dict is the input.
   /usr/bin/python3 - m1.onnx m2.onnx "$H" <<'PY' && ok || bad "onnx op coverage"
