@@ -92,3 +92,46 @@ out = env[g.output[0].name]
 labels = g.output[0].type.tensor_type.shape.dim[1].dim_value
 assert out.shape == (2, labels), out.shape
 assert np.all(np.isfinite(out)), out
+
+# BERT-like models (every head sa/sdp, softmax, gelu, layernorm, post) also against a
+# plain numpy BERT forward written from the BERT definition, using the weights by name.
+import json
+md = json.loads({p.key: p.value for p in m.metadata_props}["flexnas.model_dict"])
+if (all(o == "sa" for o in md.get("o", [])) and all(p == "sdp" for p in md.get("p", []))
+        and not any(k in md for k in ("attn_kernel", "activation", "norm", "norm_placement"))):
+    W = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in g.initializer}
+
+    def ln(x, p):
+        mu = x.mean(-1, keepdims=True)
+        return (x - mu) / np.sqrt(((x - mu) ** 2).mean(-1, keepdims=True) + 1e-12) * W[p + ".weight"] + W[p + ".bias"]
+
+    def dense(x, p):
+        return x @ W[p + ".weight"] + W[p + ".bias"]
+
+    def gelu(x):
+        return 0.5 * x * (1 + erf(x / math.sqrt(2)))
+
+    ids = env["input_ids"]
+    x = W["embeddings.word.weight"][ids] + W["embeddings.position.weight"][:seq] + W["embeddings.token_type.weight"][0]
+    x = ln(x, "embeddings.norm")
+    for j in range(md["l"]):
+        n, h = md["n"][j], md["h"][j]
+        d = h // n
+        heads = []
+        for i in range(n):
+            p = f"layer{j}.mixing.head{i}_sa"
+            q, k, v = dense(x, p + ".query"), dense(x, p + ".key"), dense(x, p + ".value")
+            s = q @ k.transpose(0, 2, 1) / math.sqrt(d)
+            e = np.exp(s - s.max(-1, keepdims=True))
+            heads.append((e / e.sum(-1, keepdims=True)) @ v)
+        x = ln(x + dense(np.concatenate(heads, -1), f"layer{j}.mixing.output"), f"layer{j}.mixing.norm")
+        y = x
+        for i in range(len(md["f"][j])):
+            y = gelu(dense(y, f"layer{j}.ffn.ff{i}"))
+        x = ln(x + dense(y, f"layer{j}.ffn.ff_out"), f"layer{j}.ffn.norm")
+        if j + 1 < md["l"] and md["h"][j + 1] != h:
+            x = dense(x, f"layer{j}.projection")
+    ref = dense(np.tanh(dense(x[:, 0], "pooler.dense")), "classifier")
+    assert np.abs(ref).max() > 1e-3, ref  # logits large enough for the comparison to mean something
+    assert np.allclose(out, ref, rtol=1e-3, atol=1e-4 * np.abs(ref).max()), (out, ref)
+    print("bert reference: max |diff|", float(np.abs(out - ref).max()), "max |logit|", float(np.abs(ref).max()))

@@ -30,9 +30,11 @@ expect_input_error() {
 H='{"l":4,"o":[["sa_sdp_32","sa_wma_32","l_dft_32","c_5_32"],["l_dct_64","c_9_64","sa_sdp_64","c_13_64"],["sa_wma_64","sa_sdp_64"],["sa_sdp_128"]],"h":[128,256,128,128],"f":[[256],[512,256],[128],[256]],"attn_kernel":["softmax","relu","quad","scale"],"activation":["gelu","relu","quad","gelu"],"norm":["layernorm","rmsnorm","none","layernorm"],"norm_placement":["post","pre","peri","peri"]}'
 S='{"l":3,"o":["sa","l","c"],"h":[128,128,256],"n":[2,2,4],"f":[[512],[512],[1024]],"p":["wma","dft","13"],"norm":["rmsnorm","layernorm","layernorm"],"norm_placement":["peri","pre","post"]}'
 D='{"l":1,"o":["l"],"h":[128],"n":[4],"f":[[256]],"p":["dct"]}'
+# Plain BERT (sdp, softmax, gelu, layernorm, post), also compared with a numpy BERT forward.
+B='{"l":2,"o":["sa","sa"],"h":[64,128],"n":[2,4],"f":[[128,96],[256]],"p":["sdp","sdp"]}'
 
 i=0
-for m in "$H" "$S" "$D"; do
+for m in "$H" "$S" "$D" "$B"; do
   i=$((i + 1))
   "$flexnas" export-model --model "$m" --format onnx --vocab 1000 --seq 32 -o m$i.onnx && [[ -s m$i.onnx ]] && ok ||
     bad "export-model onnx $i"
@@ -81,7 +83,7 @@ expect_input_error "--seq" "$flexnas" export-model --model "$D" --format onnx --
 
 # ONNX validity.
 if /usr/bin/python3 -c "import onnx" 2>/dev/null; then
-  for f in m1.onnx m2.onnx m3.onnx best.onnx all/*.onnx; do
+  for f in m1.onnx m2.onnx m3.onnx m4.onnx best.onnx all/*.onnx; do
     /usr/bin/python3 - "$f" <<'PY' && ok || bad "onnx check $f"
 import json, sys
 import onnx
@@ -93,7 +95,8 @@ out = inf.graph.output[0].type.tensor_type.shape.dim
 assert out[0].dim_param == "batch" and out[1].dim_value == 2, out
 json.loads({p.key: p.value for p in m.metadata_props}["flexnas.model_dict"])
 PY
-    /usr/bin/python3 "$here/onnx_numpy_eval.py" "$f" && ok || bad "numpy run of $f"
+    /usr/bin/python3 "$here/onnx_numpy_eval.py" "$f" >numpy.log && ok || bad "numpy run of $f"
+    [[ $f != m4.onnx ]] || grep -q "bert reference" numpy.log && ok || bad "numpy BERT reference not run"
   done
   # Every op family shows up where expected, and the stored model dict is the input.
   /usr/bin/python3 - m1.onnx m2.onnx "$H" <<'PY' && ok || bad "onnx op coverage"
