@@ -617,6 +617,10 @@ std::string to_onnx(const Architecture& a, const ExportOptions& opt) {
   meta("flexnas.seed", std::to_string(opt.seed));
   meta("flexnas.seq", std::to_string(opt.seq));
   meta("flexnas.weights", opt.weights ? "hook" : "random");
+  // Protobuf messages are limited to 2 GiB; ONNX's external-data form is not written.
+  if (m.str().size() > 0x7fffffffu)
+    throw InputError("the ONNX model would be " + std::to_string(m.str().size() >> 20) +
+                     " MiB, over protobuf's 2 GiB limit (external weight files are not supported)");
   return m.str();
 }
 
