@@ -1,4 +1,4 @@
-// flexnas graph hash|ged|dot
+// flexnas graph hash|ged (dot|svg: cli_export.cpp)
 #include <cstdio>
 #include <iostream>
 
@@ -21,11 +21,13 @@ LabelForm form_for(CLI::App* cmd, const SpaceArgs& args) {
 }  // namespace
 
 void add_graph_commands(CLI::App& app) {
-  auto* graph = app.add_subcommand("graph", "architecture graphs: hash, edit distance, DOT drawing");
+  auto* graph =
+      app.add_subcommand("graph", "architecture graphs: hash, edit distance, DOT drawing");
   graph->require_subcommand(1);
   {
-    auto* cmd = graph->add_subcommand("hash", "SHA-256 Weisfeiler-Lehman hash of the architecture graph "
-                                              "(FlexiBERT-compatible)");
+    auto* cmd = graph->add_subcommand("hash",
+                                      "SHA-256 Weisfeiler-Lehman hash of the architecture graph "
+                                      "(FlexiBERT-compatible)");
     auto args = std::make_shared<SpaceArgs>();
     auto model = std::make_shared<std::string>();
     args->add(cmd);
@@ -37,9 +39,11 @@ void add_graph_commands(CLI::App& app) {
     });
   }
   {
-    auto* cmd = graph->add_subcommand("ged", "graph edit distance between two architectures under the FlexiBERT "
-                                             "cost model of --space (exact for small graphs, bipartite bound "
-                                             "for large ones)");
+    auto* cmd =
+        graph->add_subcommand("ged",
+                              "graph edit distance between two architectures under the FlexiBERT "
+                              "cost model of --space (exact for small graphs, bipartite bound "
+                              "for large ones)");
     auto args = std::make_shared<SpaceArgs>();
     auto models = std::make_shared<std::vector<std::string>>();
     auto exact = std::make_shared<bool>(false);
@@ -47,12 +51,14 @@ void add_graph_commands(CLI::App& app) {
     auto json = std::make_shared<bool>(false);
     auto budget = std::make_shared<std::uint64_t>(50'000'000);
     args->add(cmd);
-    cmd->add_option("--model", *models, "the two model dicts (JSON text or @file): --model A --model B")
+    cmd->add_option("--model", *models,
+                    "the two model dicts (JSON text or @file): --model A --model B")
         ->required()
         ->expected(2);
     auto* ex = cmd->add_flag("--exact", *exact, "force exact search whatever the graph size");
     cmd->add_flag("--bipartite", *bipartite, "only the fast bipartite upper bound")->excludes(ex);
-    cmd->add_option("--budget", *budget, "search nodes --exact may visit before it settles for its best bound")
+    cmd->add_option("--budget", *budget,
+                    "search nodes --exact may visit before it settles for its best bound")
         ->capture_default_str();
     cmd->add_flag("--json", *json, "machine-readable output");
     cmd->callback([=] {
@@ -83,20 +89,7 @@ void add_graph_commands(CLI::App& app) {
       std::cout << buf << "\n";
     });
   }
-  {
-    auto* cmd = graph->add_subcommand("dot", "Graphviz DOT text of the architecture graph "
-                                             "(render with: dot -Tsvg)");
-    auto args = std::make_shared<SpaceArgs>();
-    auto model = std::make_shared<std::string>();
-    auto out = std::make_shared<std::string>("-");
-    args->add(cmd);
-    cmd->add_option("--model", *model, "model dict as JSON text, or @file")->required();
-    cmd->add_option("-o,--out", *out, "output file ('-' for stdout)")->capture_default_str();
-    cmd->callback([=] {
-      const auto a = load_model(*model);
-      write_output(*out, to_dot(build_graph(a, form_for(cmd, *args))));
-    });
-  }
+  // graph dot|svg: apps/cli_export.cpp (through Graphviz).
 }
 
 }  // namespace flexnas::cli

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/cli_common.hpp"
+#include "apps/cli_export.hpp"
 #include "apps/commands.hpp"
 #include "search/runner.hpp"
 #ifdef FLEXNAS_HAVE_MPI
@@ -360,21 +361,27 @@ void add_search_commands(CLI::App& app) {
   }
   {
     auto* cmd = app.add_subcommand("export",
-                                   "write a study's best, Pareto or all trials as JSON, CSV or "
-                                   "FlexiBERT model dicts");
+                                   "write a study's best, Pareto or all trials as JSON, CSV, "
+                                   "FlexiBERT model dicts, Hugging Face configs or ONNX graphs");
     auto dir = std::make_shared<std::string>();
     auto what = std::make_shared<std::string>("best");
     auto format = std::make_shared<std::string>("json");
     auto out = std::make_shared<std::string>("-");
+    auto opt = std::make_shared<ExportOptions>();
     cmd->add_option("--study", *dir, "study directory")->required();
     cmd->add_option("--what", *what, "best, pareto or all")
         ->check(CLI::IsMember({"best", "pareto", "all"}))
         ->capture_default_str();
-    cmd->add_option("--format", *format,
-                    "json (trials), csv (trials), flexibert (model dicts only)")
-        ->check(CLI::IsMember({"json", "csv", "flexibert"}))
+    cmd->add_option(
+           "--format", *format,
+           "json (trials), csv (trials), flexibert (model dicts only), hf (config.json; "
+           "an array for pareto/all), onnx (-o a file for best, a directory for pareto/all)")
+        ->check(CLI::IsMember({"json", "csv", "flexibert", "hf", "onnx"}))
         ->capture_default_str();
-    cmd->add_option("-o,--out", *out, "output file ('-' for stdout)")->capture_default_str();
+    cmd->add_option("-o,--out", *out,
+                    "output file ('-' for stdout), or directory (onnx, pareto/all)")
+        ->capture_default_str();
+    add_export_options(cmd, *opt);
     cmd->callback([=] {
       auto study = Study::open(*dir, false);
       const auto& c = study->config();
@@ -395,6 +402,12 @@ void add_search_commands(CLI::App& app) {
         sel.push_back(*b);
       } else {
         throw InputError("study " + *dir + " has no feasible finished trial yet");
+      }
+      if (*format == "hf" || *format == "onnx") {
+        std::vector<std::pair<std::string, Architecture>> archs;
+        for (const auto& t : sel) archs.emplace_back("trial-" + std::to_string(t.id), t.arch);
+        write_exports(archs, *format, *what == "best", *out, *opt);
+        return;
       }
       std::string text;
       if (*format == "csv") {

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   flexnas::cli::add_latency_fit_command(app);
   flexnas::cli::add_latency_commands(app);
   flexnas::cli::add_report_command(app);
+  flexnas::cli::add_export_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -10,7 +10,7 @@ PACKAGES=(
   libtbb-dev libeigen3-dev
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev catch2
   libssl-dev libsqlite3-dev
-  libgraphviz-dev libprotobuf-dev protobuf-compiler
+  libgraphviz-dev
   libboost-mpi-dev libopenmpi-dev openmpi-bin
   # tests only: ONNX checker, headless browser for the HTML report, libFuzzer
   python3-onnx chromium clang libclang-rt-14-dev
