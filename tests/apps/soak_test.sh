@@ -48,8 +48,8 @@ for round in $(seq 1 "$kills"); do
     "$flexnas" resume --study st --workers 2 >/dev/null 2>&1 &
   fi
   pid=$!
-  # 50-450 ms: sometimes while the study opens, mostly in the middle of batches.
-  sleep "0.$(printf '%03d' $((RANDOM % 400 + 50)))"
+  # 100-900 ms: sometimes while the study opens or replays, mostly in the middle of batches.
+  sleep "0.$(printf '%03d' $((RANDOM % 800 + 100)))"
   kill -9 $pid 2>/dev/null
   wait $pid 2>/dev/null
   unchanged snap.txt 2>/dev/null || bad "round $round lost or changed a finished trial"
