@@ -14,8 +14,8 @@ trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
 cd "$work"
 fail=0
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-budget=160
-args=(--space flexibert-hetero --evaluator params --evaluator sleep:ms=15 --objective params:min
+budget=240
+args=(--space flexibert-hetero --evaluator params --evaluator sleep:ms=40 --objective params:min
       --policy evolution:population=12,sample=4 --budget $budget --batch 4 --seed 23)
 "$flexnas" search "${args[@]}" --out ref >/dev/null || bad "reference run"
 
