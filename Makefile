@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test test-slow test-asan demo bench format format-check clean
+.PHONY: all deps configure build test test-slow test-asan fuzz fuzz-build soak demo bench format format-check clean
 
 all: build
 
@@ -33,6 +33,30 @@ test-asan: deps
 	@cmake --build build-asan -j $(JOBS)
 	@cd build-asan && ctest -L fast --output-on-failure -j $(JOBS)
 
+# libFuzzer targets (fuzz/, clang with ASan+UBSan) in build-fuzz/, each run FUZZ_SECONDS from
+# the seed corpus fuzz/corpus/<target>; new inputs go to build-fuzz/corpus, crashes to
+# build-fuzz/crashes (see docs/reliability.md).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS = space_yaml model_json table_lines external_answer
+fuzz-build: deps
+	@CC=clang-14 CXX=clang++-14 cmake -S fuzz -B build-fuzz -G Ninja >/dev/null
+	@cmake --build build-fuzz -j $(JOBS)
+
+fuzz: fuzz-build
+	@mkdir -p build-fuzz/crashes
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build-fuzz/corpus/$$t; \
+	  echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
+	  build-fuzz/bin/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=build-fuzz/crashes/$$t- build-fuzz/corpus/$$t fuzz/corpus/$$t \
+	    2>build-fuzz/fuzz_$$t.log || { tail -40 build-fuzz/fuzz_$$t.log; exit 1; }; \
+	  grep -E 'stat::number_of_executed_units|stat::new_units_added' build-fuzz/fuzz_$$t.log; \
+	done
+
+# Crash-safety soak (20 SIGKILLs) and the driver's RSS over 10,000 cheap trials.
+soak: build
+	@bash tests/apps/soak_test.sh $(BUILD)/bin/flexnas
+
 demo: build
 	@bash scripts/demo.sh $(BUILD)/bin/flexnas
 
@@ -46,4 +70,4 @@ format-check:
 	@clang-format --dry-run -Werror $$(git ls-files '*.cpp' '*.hpp')
 
 clean:
-	@rm -rf $(BUILD) build-asan
+	@rm -rf $(BUILD) build-asan build-fuzz

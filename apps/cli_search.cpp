@@ -146,6 +146,13 @@ int run_and_report(Study& study, SearchSetup& s, const EvaluatorRegistry& regist
   std::vector<std::string> specs;
   for (const auto& e : c.at("evaluators")) specs.push_back(e.get<std::string>());
   EvaluatorSet evaluators(registry, specs, workers);
+  if (c.contains("isolate") && c.at("isolate").value("enabled", false)) {
+    IsolateOptions iso;
+    iso.enabled = true;
+    iso.timeout_seconds = c.at("isolate").value("timeout_s", 0.0);
+    iso.memory_mb = c.at("isolate").value("memory_mb", std::size_t{0});
+    evaluators.set_isolation(iso);
+  }
   PolicyRegistry policies;
   register_builtin_policies(policies);
   PolicyContext ctx{s.domain.get(), s.objectives, s.constraints, c.at("seed").get<std::uint64_t>()};
@@ -241,6 +248,9 @@ void add_search_commands(CLI::App& app) {
     auto stop_at = std::make_shared<std::vector<std::string>>();
     auto patience = std::make_shared<std::size_t>(0);
     auto ex = std::make_shared<ExecutorChoice>();
+    auto isolate = std::make_shared<bool>(false);
+    auto eval_timeout = std::make_shared<double>(0);
+    auto eval_memory = std::make_shared<std::size_t>(0);
     cmd->add_option("--space", *space, "design space to search (built-in name or YAML file)");
     cmd->add_option("--pool", *pool,
                     "search this finite list instead (JSON lines, each with a \"model\"); "
@@ -278,6 +288,15 @@ void add_search_commands(CLI::App& app) {
     cmd->add_option("--patience", *patience,
                     "early stop after so many finished trials without a better best")
         ->check(CLI::NonNegativeNumber);
+    cmd->add_flag("--isolate", *isolate,
+                  "run each evaluation in a forked child: a crash, hang or out-of-memory "
+                  "becomes a failed trial (kept by resume)");
+    cmd->add_option("--eval-timeout", *eval_timeout,
+                    "with --isolate: kill an evaluation after so many seconds (0: none)")
+        ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--eval-memory", *eval_memory,
+                    "with --isolate: address space (MB) an evaluation may add (0: no limit)")
+        ->check(CLI::NonNegativeNumber);
     cmd->add_option("--out", *out, "study directory (created; must not hold a study)")
         ->capture_default_str();
     add_executor_options(cmd, ex);
@@ -312,6 +331,11 @@ void add_search_commands(CLI::App& app) {
       for (const auto& k : *stop_at) stops.push_back(Constraint::parse(k).str());
       c["stop_at"] = stops;
       c["patience"] = *patience;
+      if ((*eval_timeout > 0 || *eval_memory > 0) && !*isolate)
+        throw InputError("--eval-timeout and --eval-memory need --isolate");
+      if (*isolate)
+        c["isolate"] = {
+            {"enabled", true}, {"timeout_s", *eval_timeout}, {"memory_mb", *eval_memory}};
       auto setup = setup_from_config(c, registry);
       {  // fail on a bad policy name before creating the study directory
         PolicyRegistry policies;

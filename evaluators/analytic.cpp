@@ -1,6 +1,7 @@
 #include "evaluators/analytic.hpp"
 #include "evaluators/mpc.hpp"
 #include "evaluators/custom.hpp"
+#include "evaluators/fault.hpp"
 #include "evaluators/latency_evaluator.hpp"
 #include "evaluators/latency.hpp"
 #include "evaluators/table.hpp"
@@ -111,6 +112,7 @@ void register_builtins(EvaluatorRegistry& r) {
   register_custom(r);
   register_latency_model(r);
   register_latency(r);
+  register_fault(r);
 }
 
 }  // namespace flexnas

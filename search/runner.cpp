@@ -2,6 +2,7 @@
 
 #include <map>
 #include <mutex>
+#include <new>
 
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
@@ -27,11 +28,19 @@ std::vector<ValueSpec> EvaluatorSet::provides() const {
 }
 
 EvalResult EvaluatorSet::evaluate(int k, const Architecture& a, const EvalContext& ctx) {
+  if (isolate_.enabled) return run_isolated([&] { return evaluate_here(k, a, ctx); }, isolate_);
+  return evaluate_here(k, a, ctx);
+}
+
+EvalResult EvaluatorSet::evaluate_here(int k, const Architecture& a, const EvalContext& ctx) {
   EvalResult all;
   for (auto& e : copies_.at(static_cast<std::size_t>(k) % copies_.size())) {
     EvalResult r;
     try {
       r = e->evaluate(a, ctx);
+    } catch (const std::bad_alloc&) {
+      r.status = EvalStatus::kFailed;
+      r.message = "out of memory (std::bad_alloc)";
     } catch (const std::exception& ex) {
       r.status = EvalStatus::kFailed;
       r.message = std::string("exception: ") + ex.what();

@@ -13,6 +13,7 @@
 #include <tbb/task_arena.h>
 
 #include "evaluators/evaluator.hpp"
+#include "search/isolate.hpp"
 #include "search/policy.hpp"
 #include "search/storage.hpp"
 
@@ -63,9 +64,13 @@ class EvaluatorSet {
                int copies);
   std::vector<ValueSpec> provides() const;
   // Runs every evaluator of copy `k`; failures and exceptions become a failed result.
+  // With isolation enabled, each call runs in a forked child (search/isolate.hpp).
   EvalResult evaluate(int k, const Architecture& a, const EvalContext& ctx);
+  void set_isolation(const IsolateOptions& o) { isolate_ = o; }
 
  private:
+  EvalResult evaluate_here(int k, const Architecture& a, const EvalContext& ctx);
+  IsolateOptions isolate_;
   std::vector<std::vector<std::unique_ptr<Evaluator>>> copies_;
 };
 
