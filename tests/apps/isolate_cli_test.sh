@@ -7,25 +7,8 @@
 # Usage: isolate_cli_test.sh FLEXNAS
 set -uo pipefail
 flexnas=$(realpath "$1")
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 export FLEXNAS_TEST_EVALUATORS=1
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-
-expect_input_error() {
-  local want=$1; shift
-  "$@" >/dev/null 2>"$work/err"
-  local rc=$? lines
-  lines=$(wc -l <"$work/err")
-  if [[ $rc -ne 2 ]]; then bad "$* exited $rc, expected 2: $(cat "$work/err")"; return; fi
-  if [[ $lines -ne 1 ]]; then bad "$* printed $lines lines on stderr, expected 1: $(cat "$work/err")"; return; fi
-  if ! grep -qF -- "$want" "$work/err"; then bad "$*: message lacks '$want': $(cat "$work/err")"; return; fi
-  ok
-}
 
 # check MODE REASON [extra search options]: budget 12, trials 0, 3, 6, 9 fail with REASON.
 check() {

@@ -4,24 +4,7 @@
 # Usage: mpc_cli_test.sh FLEXNAS
 set -uo pipefail
 flexnas=$1
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-
-expect_input_error() {
-  local want=$1; shift
-  "$@" >/dev/null 2>"$work/err"
-  local rc=$? lines
-  lines=$(wc -l <"$work/err")
-  if [[ $rc -ne 2 ]]; then bad "$* exited $rc, expected 2: $(cat "$work/err")"; return; fi
-  if [[ $lines -ne 1 ]]; then bad "$* printed $lines lines on stderr, expected 1: $(cat "$work/err")"; return; fi
-  if ! grep -qF -- "$want" "$work/err"; then bad "$*: message lacks '$want': $(cat "$work/err")"; return; fi
-  ok
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 BERT='{"l":1,"o":["sa"],"h":[768],"n":[12],"f":[[3072]],"p":["sdp"]}'
 VIT='{"l":1,"o":["sa"],"h":[256],"n":[4],"f":[[512]],"p":["sdp"],"attn_kernel":["relu"]}'

@@ -6,23 +6,7 @@
 set -uo pipefail
 flexnas=$1
 here=$(cd "$(dirname "$0")" && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-expect_input_error() {
-  local want=$1; shift
-  "$@" >/dev/null 2>"$work/err"
-  local rc=$? lines
-  lines=$(wc -l <"$work/err")
-  if [[ $rc -ne 2 ]]; then bad "$* exited $rc, expected 2: $(cat "$work/err")"; return; fi
-  if [[ $lines -ne 1 ]]; then bad "$* printed $lines lines on stderr, expected 1: $(cat "$work/err")"; return; fi
-  if ! grep -qF -- "$want" "$work/err"; then bad "$*: message lacks '$want': $(cat "$work/err")"; return; fi
-  ok
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Together these use every family and option: sa sdp+wma, l dft+dct, c 5/9/13, hetero
 # heads, attn kernels softmax/relu/quad/scale, activations gelu/relu/quad, norms
