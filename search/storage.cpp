@@ -1,5 +1,7 @@
 #include "search/storage.hpp"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/file.h>
@@ -251,7 +253,24 @@ void Study::finish(const Trial& t, const std::vector<Objective>& objectives,
     std::ofstream out(fs::path(dir_) / "trials.jsonl", std::ios::app);
     out << trial_json(t).dump() << "\n";
   }
-  write_summaries(trials(), objectives, constraints);
+  if (!summaries_ready_) {
+    const auto all = trials();
+    front_ = pareto_set(all, objectives, constraints);
+    best_ = best_trial(all, objectives, constraints);
+    summaries_ready_ = true;
+  } else if (t.ok()) {
+    // The same answers as over all trials: candidates in id order, lowest id first on ties.
+    auto by_id = [](const Trial& a, const Trial& b) { return a.id < b.id; };
+    auto cand = front_;
+    cand.push_back(t);
+    std::sort(cand.begin(), cand.end(), by_id);
+    front_ = pareto_set(cand, objectives, constraints);
+    std::vector<Trial> b{t};
+    if (best_) b.push_back(*best_);
+    std::sort(b.begin(), b.end(), by_id);
+    best_ = best_trial(b, objectives, constraints);
+  }
+  write_summaries();
 }
 
 void Study::rewrite_exports(const std::vector<Objective>& objectives,
@@ -264,35 +283,49 @@ void Study::rewrite_exports(const std::vector<Objective>& objectives,
     text += trial_json(all[static_cast<std::size_t>(id)]).dump() + "\n";
   }
   write_file_atomic((fs::path(dir_) / "trials.jsonl").string(), text);
-  write_summaries(all, objectives, constraints);
+  front_ = pareto_set(all, objectives, constraints);
+  best_ = best_trial(all, objectives, constraints);
+  summaries_ready_ = true;
+  write_summaries();
 }
 
-void Study::write_summaries(const std::vector<Trial>& all, const std::vector<Objective>& objectives,
-                            const std::vector<Constraint>& constraints) const {
+void Study::write_summaries() const {
   nlohmann::ordered_json p = nlohmann::ordered_json::array();
-  for (const auto& t : pareto_set(all, objectives, constraints)) p.push_back(trial_json(t));
+  for (const auto& t : front_) p.push_back(trial_json(t));
   write_file_atomic((fs::path(dir_) / "pareto.json").string(), p.dump(2) + "\n");
-  const auto best = best_trial(all, objectives, constraints);
   write_file_atomic((fs::path(dir_) / "best.json").string(),
-                    (best ? trial_json(*best).dump(2) : std::string("null")) + "\n");
+                    (best_ ? trial_json(*best_).dump(2) : std::string("null")) + "\n");
 }
 
 std::vector<Trial> pareto_set(const std::vector<Trial>& trials,
                               const std::vector<Objective>& objectives,
                               const std::vector<Constraint>& constraints) {
-  std::vector<const Trial*> ok;
-  std::vector<std::vector<double>> pts;
-  std::vector<double> viol;
-  for (const auto& t : trials)
-    if (t.ok()) {
-      ok.push_back(&t);
-      pts.push_back(to_minimise(t.values, objectives));
-      viol.push_back(total_violation(t.values, constraints));
-    }
-  const auto fronts = nondominated_fronts(pts, viol);
+  // One pass keeping the points no earlier point dominates (constrained domination is a
+  // strict partial order, so a dominated point never returns): O(N x front) time and
+  // O(front) memory, where full non-dominated sorting needs O(N^2) memory.
+  struct Kept {
+    std::size_t index;
+    std::vector<double> point;
+    double violation;
+  };
+  std::vector<Kept> front;
+  for (std::size_t i = 0; i < trials.size(); ++i) {
+    const auto& t = trials[i];
+    if (!t.ok()) continue;
+    Kept k{i, to_minimise(t.values, objectives), total_violation(t.values, constraints)};
+    bool dominated = false;
+    for (const auto& f : front)
+      if (constrained_dominates(f.point, f.violation, k.point, k.violation)) {
+        dominated = true;
+        break;
+      }
+    if (dominated) continue;
+    std::erase_if(front, [&](const Kept& f) { return constrained_dominates(k.point, k.violation, f.point, f.violation); });
+    front.push_back(std::move(k));
+  }
+  std::sort(front.begin(), front.end(), [](const Kept& a, const Kept& b) { return a.index < b.index; });
   std::vector<Trial> out;
-  for (std::size_t i = 0; i < ok.size(); ++i)
-    if (fronts[i] == 0) out.push_back(*ok[i]);
+  for (const auto& f : front) out.push_back(trials[f.index]);
   return out;
 }
 

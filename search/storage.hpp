@@ -5,6 +5,7 @@
 // trial per line in completion order), pareto.json and best.json (rewritten atomically
 // after each trial). An exclusive lock (flock on DIR/lock) keeps a second process out.
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,10 +54,16 @@ class Study {
  private:
   Study(std::string dir, sqlite3* db, int lock_fd);
   void exec(const std::string& sql) const;
-  void write_summaries(const std::vector<Trial>& all, const std::vector<Objective>& objectives,
-                       const std::vector<Constraint>& constraints) const;
+  // pareto.json and best.json from the current Pareto set and best trial.
+  void write_summaries() const;
 
   std::string dir_;
+  // The Pareto set and best trial, kept up to date trial by trial (loaded from the study
+  // on the first finish of a process), so finishing a trial costs O(Pareto set), not O(N):
+  // under constrained domination, a trial dominated now stays dominated.
+  bool summaries_ready_ = false;
+  std::vector<Trial> front_;
+  std::optional<Trial> best_;
   sqlite3* db_ = nullptr;
   int lock_fd_ = -1;
   nlohmann::json config_;

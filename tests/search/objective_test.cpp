@@ -1,6 +1,10 @@
 #include "search/objective.hpp"
 
+#include <random>
+
 #include <catch2/catch.hpp>
+
+#include "search/storage.hpp"
 
 #include "space/error.hpp"
 
@@ -40,4 +44,37 @@ TEST_CASE("objective_fronts_and_constrained_domination", "[objective]") {
   CHECK(cd[1] == Approx(2.0));
   CHECK(constrained_dominates({5, 5}, 0, {0, 0}, 1));
   CHECK(constrained_dominates({5, 5}, 0.5, {0, 0}, 1));
+}
+
+TEST_CASE("pareto_set_matches_the_first_front_of_nondominated_sorting", "[objective]") {
+  // Random trials with ties, infeasible ones and failed ones: the one-pass Pareto set must
+  // equal front 0 of the full sort, in id order.
+  std::mt19937_64 rng(5);
+  std::uniform_int_distribution<int> v(0, 6);
+  const std::vector<Objective> objs{Objective::parse("a:min"), Objective::parse("b:max")};
+  const std::vector<Constraint> cons{Constraint::parse("c<=3")};
+  for (int round = 0; round < 20; ++round) {
+    std::vector<Trial> trials;
+    std::vector<std::vector<double>> pts;
+    std::vector<double> viol;
+    std::vector<std::int64_t> ok_ids;
+    for (int i = 0; i < 60; ++i) {
+      Trial t;
+      t.id = i;
+      t.state = v(rng) == 0 ? TrialState::kFailed : TrialState::kOk;
+      t.values = {{"a", v(rng)}, {"b", v(rng)}, {"c", round % 2 ? v(rng) : 9}};
+      if (t.ok()) {
+        pts.push_back(to_minimise(t.values, objs));
+        viol.push_back(total_violation(t.values, cons));
+        ok_ids.push_back(t.id);
+      }
+      trials.push_back(t);
+    }
+    const auto fronts = nondominated_fronts(pts, viol);
+    std::vector<std::int64_t> want, got;
+    for (std::size_t i = 0; i < fronts.size(); ++i)
+      if (fronts[i] == 0) want.push_back(ok_ids[i]);
+    for (const auto& t : pareto_set(trials, objs, cons)) got.push_back(t.id);
+    CHECK(got == want);
+  }
 }
