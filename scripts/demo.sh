@@ -33,13 +33,16 @@ echo "ged: $("$flexnas" graph ged --space "$space" --model "@$out/architecture.j
 step "Transformer2vec embedding of 300 sampled architectures"
 "$flexnas" embed --space "$space" -n 300 --seed 1 --quality-pairs 200 -o "$out/embedding.json"
 
-step "NSGA-II search: most parameters for the fewest FLOPs, 120 trials"
+step "NSGA-II search: the largest encoders for the least private-inference (MPC, WAN) latency, 120 trials"
 rm -rf "$out/study"
-"$flexnas" search --space "$space" --evaluator params --evaluator flops:seq=128 \
-  --objective params:max --objective flops:min --policy nsga2:population=24 --budget 120 --seed 1 --workers 2 \
-  --out "$out/study"
+"$flexnas" search --space "$space" --evaluator params --evaluator mpc:network=wan,seq=128 \
+  --objective encoder_params:max --objective mpc_latency_s:min --policy nsga2:population=24 --budget 120 --seed 1 \
+  --workers 2 --out "$out/study"
 "$flexnas" export --study "$out/study" --what pareto --format csv -o "$out/pareto.csv"
+"$flexnas" export --study "$out/study" --what best --format onnx -o "$out/best.onnx"
+"$flexnas" report --study "$out/study" -o "$out/report.html"
 
 printf '\nResults are in %s/: space.txt, sample.jsonl, architecture.json, architecture.dot, costs.txt,\n' "$out"
-printf 'embedding.json, study/ (trials.jsonl, pareto.json, best.json, study.sqlite) and pareto.csv\n'
+printf 'embedding.json, study/ (trials.jsonl, pareto.json, best.json, study.sqlite), pareto.csv, best.onnx\n'
+printf 'and report.html (open it in a browser: Pareto front, progress, architectures)\n'
 printf 'Continue the search with: %s resume --study %s/study --budget 240\n' "$flexnas" "$out"
