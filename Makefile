@@ -31,7 +31,8 @@ test-asan: deps
 	@cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFLEXNAS_SANITIZE=ON \
 	  -DFLEXNAS_BUILD_BENCH=OFF -DFLEXNAS_WERROR=OFF >/dev/null
 	@cmake --build build-asan -j $(JOBS)
-	@cd build-asan && ctest -L fast --output-on-failure -j $(JOBS)
+	@cd build-asan && LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+	  ctest -L fast --output-on-failure -j $(JOBS)
 
 # libFuzzer targets (fuzz/, clang with ASan+UBSan) in build-fuzz/, each run FUZZ_SECONDS from
 # the seed corpus fuzz/corpus/<target>; new inputs go to build-fuzz/corpus, crashes to

@@ -41,8 +41,11 @@ std::string render_graph(const ArchGraph& g, const std::string& format, const st
   // Graphviz keeps global state (error buffers, plugin tables): one render at a time.
   static std::mutex mu;
   std::lock_guard lock(mu);
-  std::unique_ptr<GVC_t, int (*)(GVC_t*)> gvc(gvContext(), gvFreeContext);
-  if (!gvc) throw std::runtime_error("Graphviz: gvContext failed");
+  // One context for the whole process, never freed: Graphviz 2.42's pango plugin caches a
+  // pointer to the last font name, which lives in the context; freeing the context and
+  // rendering again read freed memory (found by ASan on the second render in one process).
+  static GVC_t* const context = gvContext();
+  if (!context) throw std::runtime_error("Graphviz: gvContext failed");
   auto gname = cstr(name);
   std::unique_ptr<Agraph_t, int (*)(Agraph_t*)> G(agopen(gname.data(), Agdirected, nullptr),
                                                   agclose);
@@ -64,16 +67,16 @@ std::string render_graph(const ArchGraph& g, const std::string& format, const st
     agedge(G.get(), nodes[boost::source(*e, g)], nodes[boost::target(*e, g)], ename.data(), 1);
   }
   auto layout = cstr("dot");
-  if (gvLayout(gvc.get(), G.get(), layout.data()) != 0)
+  if (gvLayout(context, G.get(), layout.data()) != 0)
     throw std::runtime_error("Graphviz: dot layout failed");
   char* data = nullptr;
   unsigned int len = 0;
   auto fmt = cstr(format);
-  const int rc = gvRenderData(gvc.get(), G.get(), fmt.data(), &data, &len);
+  const int rc = gvRenderData(context, G.get(), fmt.data(), &data, &len);
   std::string out;
   if (rc == 0 && data) out.assign(data, len);
   if (data) gvFreeRenderData(data);
-  gvFreeLayout(gvc.get(), G.get());
+  gvFreeLayout(context, G.get());
   if (rc != 0) throw std::runtime_error("Graphviz: rendering " + format + " failed");
   return out;
 }
