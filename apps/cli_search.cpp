@@ -146,6 +146,7 @@ int run_and_report(Study& study, SearchSetup& s, const EvaluatorRegistry& regist
   std::vector<std::string> specs;
   for (const auto& e : c.at("evaluators")) specs.push_back(e.get<std::string>());
   EvaluatorSet evaluators(registry, specs, workers);
+  evaluators.set_study_dir(study.dir());
   if (c.contains("isolate") && c.at("isolate").value("enabled", false)) {
     IsolateOptions iso;
     iso.enabled = true;

@@ -30,6 +30,12 @@ struct EvalContext {
   // option, when given, wins.
   int seq = 128;
   int batch = 1;
+  // Set by the search runner: the trial's id and batch, and the study directory, so that an
+  // evaluator can keep per-study state (the trainer's checkpoints). A trial may only read
+  // what trials of earlier batches wrote: those are finished whatever the worker count.
+  std::int64_t trial = -1;
+  std::int64_t trial_batch = -1;
+  std::string study_dir;  // empty outside a search
 };
 
 enum class EvalStatus { kOk, kFailed };

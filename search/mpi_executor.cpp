@@ -137,11 +137,13 @@ void mpi_worker_loop(const MpiSession& session, const EvaluatorRegistry& registr
       seed = j.at("seed").get<std::uint64_t>();
       set = std::make_unique<EvaluatorSet>(registry,
                                            j.at("evaluators").get<std::vector<std::string>>(), 1);
+      set->set_study_dir(j.value("study_dir", std::string()));
       continue;
     }
     const auto j = nlohmann::json::parse(msg);
     Trial t;
     t.id = j.at("id").get<std::int64_t>();
+    t.batch = j.value("batch", std::int64_t{-1});
     nlohmann::json r;
     r["id"] = t.id;
     try {
@@ -216,6 +218,7 @@ MpiExecutor::MpiExecutor(const MpiSession& session, const std::vector<std::strin
   nlohmann::json setup;
   setup["evaluators"] = specs;
   setup["seed"] = seed;
+  setup["study_dir"] = local.study_dir();  // a shared file system on clusters
   for (int r = 1; r < session.size(); ++r) {
     Impl::Worker w;
     w.rank = r;
@@ -268,6 +271,7 @@ void MpiExecutor::run_batch(const std::vector<Trial*>& todo,
         queue.pop_front();
         nlohmann::json task;
         task["id"] = w.trial->id;
+        task["batch"] = w.trial->batch;
         task["model"] = nlohmann::json::parse(to_string(w.trial->arch));
         w.last_seen = Impl::Clock::now();
         if (!m.send(w, kTask, task.dump())) drop(w, "failed (send error)");

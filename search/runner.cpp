@@ -58,6 +58,9 @@ EvalResult EvaluatorSet::evaluate_here(int k, const Architecture& a, const EvalC
 void evaluate_trial(EvaluatorSet& evaluators, int k, Trial& t, std::uint64_t seed) {
   EvalContext ctx;
   ctx.seed = seed + static_cast<std::uint64_t>(t.id);
+  ctx.trial = t.id;
+  ctx.trial_batch = t.batch;
+  ctx.study_dir = evaluators.study_dir();
   const auto e0 = std::chrono::steady_clock::now();
   auto r = evaluators.evaluate(k, t.arch, ctx);
   t.eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - e0).count();

@@ -67,10 +67,14 @@ class EvaluatorSet {
   // With isolation enabled, each call runs in a forked child (search/isolate.hpp).
   EvalResult evaluate(int k, const Architecture& a, const EvalContext& ctx);
   void set_isolation(const IsolateOptions& o) { isolate_ = o; }
+  // The study directory handed to evaluators in EvalContext::study_dir.
+  void set_study_dir(std::string dir) { study_dir_ = std::move(dir); }
+  const std::string& study_dir() const { return study_dir_; }
 
  private:
   EvalResult evaluate_here(int k, const Architecture& a, const EvalContext& ctx);
   IsolateOptions isolate_;
+  std::string study_dir_;
   std::vector<std::vector<std::unique_ptr<Evaluator>>> copies_;
 };
 
