@@ -15,7 +15,7 @@ namespace flexnas::train {
 
 namespace {
 
-const std::vector<std::string> kSynthetic = {"mqar", "listops", "selective_copy"};
+const std::vector<std::string> kSynthetic = {"mqar", "listops", "selective_copy", "local_count"};
 
 // Bounds the memory of a generated task: (train_size + test_size) * seq tokens.
 constexpr long long kMaxTokens = 50'000'000;
@@ -24,8 +24,8 @@ constexpr long long kMaxTokens = 50'000'000;
 
 const std::vector<TaskOption>& task_options() {
   static const std::vector<TaskOption> table = {
-      {"task", "mqar", "mqar (associative recall), listops, selective_copy, or tsv (text classification files)",
-       OptionKind::choice, 0, 0, {"mqar", "listops", "selective_copy", "tsv"}, {}},
+      {"task", "mqar", "mqar (associative recall), listops, selective_copy, local_count, or tsv (text files)",
+       OptionKind::choice, 0, 0, {"mqar", "listops", "selective_copy", "local_count", "tsv"}, {}},
       {"seq", "64", "sequence length in tokens, [CLS] and padding included", OptionKind::integer, 8, 4096, {}, {}},
       {"train_size", "2000", "generated training examples", OptionKind::integer, 1, 1'000'000, {}, kSynthetic},
       {"test_size", "500", "generated test examples", OptionKind::integer, 1, 1'000'000, {}, kSynthetic},
@@ -35,6 +35,8 @@ const std::vector<TaskOption>& task_options() {
        OptionKind::integer, 8, 65536, {}, {"mqar", "selective_copy"}},
       {"copy_tokens", "8", "data tokens to copy, in order, to the last positions (2 * copy_tokens <= seq)",
        OptionKind::integer, 1, 1024, {}, {"selective_copy"}},
+      {"window", "5", "odd window width whose 1-bits are counted at each position (window <= seq)",
+       OptionKind::integer, 1, 31, {}, {"local_count"}},
       {"max_depth", "3", "operator nesting depth at most", OptionKind::integer, 1, 32, {}, {"listops"}},
       {"max_args", "4", "arguments per operator at most (at least 2)", OptionKind::integer, 2, 16, {}, {"listops"}},
       {"train", "", "training TSV: header, then sentence<TAB>label with labels 0..C-1 (required)",
@@ -126,6 +128,26 @@ Example selective_copy_example(Rng& r, int seq, int m, int vocab) {
     const auto out = static_cast<std::size_t>(seq - m + i);
     e.tokens[out] = 2;
     e.targets[out] = tok;
+  }
+  return e;
+}
+
+// --- local_count: the converse of selective_copy. Random bits (ids 1 = 0, 2 = 1) at every
+// position; the target at position i is the number of 1-bits in the window of `window`
+// positions centred on i (cut at the ends), classes 0..window. It is a fixed local linear
+// feature: one convolution of width >= window computes it exactly, whereas attention has to
+// learn to attend to a band of relative positions and a global DFT/DCT mix spreads it over
+// all frequencies. Token level, vocab 3.
+Example local_count_example(Rng& r, int seq, int window) {
+  Example e;
+  e.tokens.resize(static_cast<std::size_t>(seq));
+  e.targets.resize(static_cast<std::size_t>(seq));
+  for (auto& t : e.tokens) t = 1 + r.below(2);
+  const int half = window / 2;
+  for (int i = 0; i < seq; ++i) {
+    int n = 0;
+    for (int j = std::max(0, i - half); j <= std::min(seq - 1, i + half); ++j) n += e.tokens[static_cast<std::size_t>(j)] == 2;
+    e.targets[static_cast<std::size_t>(i)] = n;
   }
   return e;
 }
@@ -312,6 +334,17 @@ TaskData make_task(const std::map<std::string, std::string>& options, std::uint6
     t.vocab = t.num_classes = vocab;
     t.token_level = true;
     make = [=](Rng& r) { return selective_copy_example(r, seq, m, vocab); };
+  } else if (task == "local_count") {
+    const int window = static_cast<int>(o.integer("window"));
+    if (window % 2 == 0)
+      throw InputError("train: task=local_count: window=" + std::to_string(window) + " is not odd");
+    if (window > seq)
+      throw InputError("train: task=local_count: window=" + std::to_string(window) + " is longer than seq=" +
+                       std::to_string(seq));
+    t.vocab = 3;
+    t.num_classes = window + 1;
+    t.token_level = true;
+    make = [=](Rng& r) { return local_count_example(r, seq, window); };
   } else {
     assert(task == "listops");
     const int depth = static_cast<int>(o.integer("max_depth"));

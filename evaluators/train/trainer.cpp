@@ -4,6 +4,7 @@
 #include <cassert>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <numbers>
 
 #include "evaluators/train/rng.hpp"
@@ -49,6 +50,25 @@ TrainOptions parse_train_options(const std::map<std::string, std::string>& optio
   o.eps = r.real("eps");
   o.eval_batches = static_cast<int>(r.integer("eval_batches"));
   return o;
+}
+
+std::map<std::string, std::string> to_options(const TrainOptions& o) {
+  auto real = [](double x) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.17g", x);
+    return std::string(buf);
+  };
+  return {{"steps", std::to_string(o.steps)},
+          {"batch", std::to_string(o.batch)},
+          {"lr", real(o.lr)},
+          {"warmup", real(o.warmup)},
+          {"schedule", o.schedule == Schedule::cosine ? "cosine" : "linear"},
+          {"weight_decay", real(o.weight_decay)},
+          {"clip", real(o.clip)},
+          {"beta1", real(o.beta1)},
+          {"beta2", real(o.beta2)},
+          {"eps", real(o.eps)},
+          {"eval_batches", std::to_string(o.eval_batches)}};
 }
 
 int warmup_steps(const TrainOptions& o) {

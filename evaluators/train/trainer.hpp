@@ -35,6 +35,8 @@ struct TrainOptions {
 const std::vector<OptionDecl>& train_option_table();
 // From the evaluator's map (other keys ignored); InputError on a bad value.
 TrainOptions parse_train_options(const std::map<std::string, std::string>& options);
+// Every declared option's value; parse_train_options(to_options(o)) == o except `seed`.
+std::map<std::string, std::string> to_options(const TrainOptions& o);
 
 // Learning rate of step t (0-based): lr * (t + 1) / W during W warm-up steps, then from lr to
 // 0 linearly or by half a cosine: lr * (1 - p) or lr * (1 + cos(pi p)) / 2, p = (t - W) /

@@ -145,7 +145,7 @@ TEST_CASE("task_mqar_queries_target_the_value_paired_earlier", "[task]") {
 }
 
 TEST_CASE("task_is_deterministic_from_the_seed", "[task]") {
-  for (const char* name : {"mqar", "listops", "selective_copy"}) {
+  for (const char* name : {"mqar", "listops", "selective_copy", "local_count"}) {
     const Options o{{"task", name}, {"train_size", "50"}, {"test_size", "20"}};
     const auto a = make_task(o, 3), b = make_task(o, 3), c = make_task(o, 4);
     bool same = true, differ = false;
@@ -207,6 +207,22 @@ TEST_CASE("task_selective_copy_targets_are_the_data_tokens_in_order", "[task]") 
   }
 }
 
+TEST_CASE("task_local_count_targets_count_ones_in_the_window", "[task]") {
+  const auto t = make_task({{"task", "local_count"}, {"seq", "16"}, {"window", "3"}, {"train_size", "50"},
+                            {"test_size", "10"}},
+                           2);
+  CHECK(t.token_level);
+  CHECK(t.vocab == 3);
+  CHECK(t.num_classes == 4);
+  for (const auto& e : t.train) {
+    for (int i = 0; i < 16; ++i) {
+      CHECK((e.tokens[i] == 1 || e.tokens[i] == 2));
+      const int left = i > 0 ? e.tokens[i - 1] - 1 : 0, right = i < 15 ? e.tokens[i + 1] - 1 : 0;
+      CHECK(e.targets[i] == left + (e.tokens[i] - 1) + right);
+    }
+  }
+}
+
 TEST_CASE("task_options_are_validated_before_generating", "[task]") {
   auto err = [](const Options& o) {
     try {
@@ -216,7 +232,7 @@ TEST_CASE("task_options_are_validated_before_generating", "[task]") {
     }
     return std::string("no error");
   };
-  CHECK(err({{"task", "copy"}}) == "train: option task=copy is not one of mqar|listops|selective_copy|tsv");
+  CHECK(err({{"task", "copy"}}) == "train: option task=copy is not one of mqar|listops|selective_copy|local_count|tsv");
   CHECK(err({{"seq", "abc"}}) == "train: option seq=abc is not an integer in [8, 4096]");
   CHECK(err({{"seq", "4"}}) == "train: option seq=4 is not an integer in [8, 4096]");
   CHECK(err({{"seq", "64x"}}) == "train: option seq=64x is not an integer in [8, 4096]");
@@ -225,12 +241,15 @@ TEST_CASE("task_options_are_validated_before_generating", "[task]") {
   CHECK_THAT(err({{"kv_pairs", "10"}, {"vocab_size", "16"}}), Contains("vocab_size=16 has 7 keys, fewer than kv_pairs=10"));
   CHECK(err({{"task", "listops"}, {"kv_pairs", "4"}}) == "train: option kv_pairs=4 applies to task mqar, not task=listops");
   CHECK(err({{"task", "tsv"}, {"train_size", "4"}}) ==
-        "train: option train_size=4 applies to task mqar|listops|selective_copy, not task=tsv");
+        "train: option train_size=4 applies to task mqar|listops|selective_copy|local_count, not task=tsv");
   CHECK(err({{"task", "tsv"}, {"train", "x.tsv"}}) ==
         "train: task=tsv needs options train=PATH and test=PATH (sentence<TAB>label files)");
   CHECK(err({{"task", "selective_copy"}, {"copy_tokens", "40"}}) ==
         "train: task=selective_copy: copy_tokens=40 needs seq >= 80, got seq=64");
   CHECK_THAT(err({{"seq", "4096"}, {"train_size", "100000"}}), Contains("is over 50000000"));
+  CHECK(err({{"task", "local_count"}, {"window", "4"}}) == "train: task=local_count: window=4 is not odd");
+  CHECK(err({{"task", "local_count"}, {"window", "31"}, {"seq", "16"}}) ==
+        "train: task=local_count: window=31 is longer than seq=16");
   CHECK(err({{"task", "listops"}, {"max_args", "1"}}) == "train: option max_args=1 is not an integer in [2, 16]");
 }
 

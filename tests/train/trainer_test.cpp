@@ -166,6 +166,14 @@ TEST_CASE("trainer_options_table_parses_and_validates", "[trainer]") {
   CHECK(o.schedule == Schedule::cosine);
   CHECK(o.lr == Approx(3e-4));
   CHECK(warmup_steps(o) == 5);
+  // Round trip: every declared option, and back.
+  auto custom = o;
+  custom.weight_decay = 0.1234567;
+  custom.eval_batches = 3;
+  const auto map = to_options(custom);
+  CHECK(map.size() == train_option_table().size());
+  CHECK(to_options(parse_train_options(map)) == map);
+  CHECK(parse_train_options(map).weight_decay == custom.weight_decay);
   CHECK_THROWS_WITH(parse_train_options({{"steps", "0"}}), "train: option steps=0 is not an integer in [1, 1000000]");
   CHECK_THROWS_WITH(parse_train_options({{"lr", "fast"}}), "train: option lr=fast is not a number in [0, 10]");
   CHECK_THROWS_WITH(parse_train_options({{"lr", "nan"}}), "train: option lr=nan is not a number in [0, 10]");
