@@ -107,13 +107,11 @@ Batch make_batch(const std::vector<Example>& data, const std::vector<std::size_t
   return b;
 }
 
-Evaluation evaluate(Trainable& model, const std::vector<Example>& data, int batch, int max_batches,
-                    bool token_level) {
-  (void)token_level;  // Batch::targets already has the right shape per example
+Evaluation evaluate(Trainable& model, const std::vector<Example>& data, int batch, int max_batches) {
   Evaluation r;
   double loss_sum = 0;
   long long correct = 0;
-  int seq = data.empty() ? 0 : static_cast<int>(data.front().tokens.size());
+  const int seq = data.empty() ? 0 : static_cast<int>(data.front().tokens.size());
   int done = 0;
   for (std::size_t start = 0; start < data.size(); start += static_cast<std::size_t>(batch)) {
     if (max_batches > 0 && done++ >= max_batches) break;
@@ -227,7 +225,7 @@ TrainResult train(Trainable& model, const TaskData& task, const TrainOptions& o,
     return res;
   }
   const auto t1 = Clock::now();
-  const auto e = evaluate(model, task.test, o.batch, o.eval_batches, task.token_level);
+  const auto e = evaluate(model, task.test, o.batch, o.eval_batches);
   res.eval_seconds = since(t1);
   res.test_accuracy = e.accuracy;
   res.test_loss = e.loss;

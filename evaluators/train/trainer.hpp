@@ -77,7 +77,7 @@ struct Evaluation {
   double accuracy = 0, loss = 0;
   long long scored = 0;
 };
-Evaluation evaluate(Trainable& model, const std::vector<Example>& data, int batch, int max_batches, bool token_level);
+Evaluation evaluate(Trainable& model, const std::vector<Example>& data, int batch, int max_batches);
 
 // Gathers examples [idx...] into a Batch.
 Batch make_batch(const std::vector<Example>& data, const std::vector<std::size_t>& idx, int seq);

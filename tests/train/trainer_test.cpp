@@ -330,6 +330,10 @@ TEST_CASE("trainer_callback_stops_the_run", "[trainer]") {
   CHECK(r.steps == 5);
   CHECK(seen == std::vector<int>{1, 2, 3, 4, 5});
   CHECK(r.test_scored == 2);  // still evaluated
+  o.steps = 1;
+  o.batch = 1;
+  o.eval_batches = 1;
+  CHECK(train(m, tiny_task(), o).test_scored == 1);  // only the first test batch
 }
 
 TEST_CASE("trainer_batches_cover_each_epoch_and_seeds_are_deterministic", "[trainer]") {
@@ -382,7 +386,7 @@ TEST_CASE("trainer_softmax_regression_learns_a_counting_task", "[trainer]") {
   o.batch = 32;
   o.lr = 0.05;
   o.seed = 4;
-  const auto before = evaluate(model, task.test, 64, 0, false);
+  const auto before = evaluate(model, task.test, 64, 0);
   const auto r = train(model, task, o);
   REQUIRE(r.status == TrainStatus::ok);
   CHECK(r.steps == 300);
