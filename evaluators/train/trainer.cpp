@@ -193,13 +193,22 @@ TrainResult train(Trainable& model, const TaskData& task, const TrainOptions& o,
     const auto step_size = static_cast<float>(lr / bc1);
     const auto inv_sqrt_bc2 = static_cast<float>(1 / std::sqrt(bc2));
     const auto eps = static_cast<float>(o.eps);
+    const auto gscale = static_cast<float>(scale);
+    const auto keep = static_cast<float>(1 - lr * o.weight_decay);
     for (std::size_t i = 0; i < params.size(); ++i) {
       Param& p = *params[i];
-      const Mat g = p.grad * static_cast<float>(scale);
-      m[i] = b1 * m[i] + (1 - b1) * g;
-      v[i] = b2 * v[i] + (1 - b2) * g.cwiseProduct(g);
-      if (p.decay && o.weight_decay > 0) p.value *= static_cast<float>(1 - lr * o.weight_decay);
-      p.value.array() -= step_size * m[i].array() / ((v[i].array().sqrt() * inv_sqrt_bc2) + eps);
+      float* w = p.value.data();
+      const float* g = p.grad.data();
+      float* mi = m[i].data();
+      float* vi = v[i].data();
+      const bool decay = p.decay && o.weight_decay > 0;
+      for (Eigen::Index k = 0, n = p.value.size(); k < n; ++k) {
+        const float gk = g[k] * gscale;
+        mi[k] = b1 * mi[k] + (1 - b1) * gk;
+        vi[k] = b2 * vi[k] + (1 - b2) * gk * gk;
+        if (decay) w[k] *= keep;
+        w[k] -= step_size * mi[k] / (std::sqrt(vi[k]) * inv_sqrt_bc2 + eps);
+      }
     }
     if (callback) {
       TrainProgress pr{step + 1, o.steps, s.loss, lr, norm, since(t0)};

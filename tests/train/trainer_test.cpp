@@ -28,15 +28,16 @@ class BagOfTokens : public Trainable {
   }
   std::vector<Param*> params() override { return {&w_, &b_}; }
   StepResult step(const Batch& batch, bool train, std::uint64_t) override {
-    const auto vocab = w_.value.rows(), classes = w_.value.cols();
-    Mat x = Mat::Zero(batch.batch, vocab);
-    for (int i = 0; i < batch.batch; ++i)
-      for (int j = 0; j < batch.seq; ++j) {
-        const auto t = batch.tokens[static_cast<std::size_t>(i * batch.seq + j)];
-        if (t != 0) x(i, t) += 1.0f / static_cast<float>(batch.seq);
-      }
-    Mat logits = x * w_.value;
-    logits.rowwise() += b_.value.row(0);
+    const auto classes = w_.value.cols();
+    const float scale = 1.0f / static_cast<float>(batch.seq);
+    auto token = [&](int i, int j) { return batch.tokens[static_cast<std::size_t>(i * batch.seq + j)]; };
+    // logits = x W + b with x the scaled token counts, summed sparsely.
+    Mat logits(batch.batch, classes);
+    for (int i = 0; i < batch.batch; ++i) {
+      logits.row(i) = b_.value.row(0);
+      for (int j = 0; j < batch.seq; ++j)
+        if (token(i, j) != 0) logits.row(i) += scale * w_.value.row(token(i, j));
+    }
     StepResult r;
     Mat d = Mat::Zero(batch.batch, classes);
     for (int i = 0; i < batch.batch; ++i) {
@@ -55,7 +56,10 @@ class BagOfTokens : public Trainable {
     }
     r.loss /= batch.batch;
     if (train) {
-      w_.grad += x.transpose() * d;
+      // dW = x^T d, db = sum of d over the batch.
+      for (int i = 0; i < batch.batch; ++i)
+        for (int j = 0; j < batch.seq; ++j)
+          if (token(i, j) != 0) w_.grad.row(token(i, j)) += scale * d.row(i);
       b_.grad += d.colwise().sum();
     }
     return r;
