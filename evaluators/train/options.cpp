@@ -68,7 +68,9 @@ const std::string& OptionReader::raw(const OptionDecl& d) const {
   return it != given_.end() ? it->second : d.default_value;
 }
 
-bool OptionReader::given(const std::string& name) const { return given_.count(name) > 0; }
+bool OptionReader::given(const std::string& name) const {
+  return given_.count(name) > 0;
+}
 
 long long OptionReader::integer(const std::string& name) const {
   const auto& d = decl(name);
@@ -86,7 +88,8 @@ double OptionReader::real(const std::string& name) const {
   const std::string& v = raw(d);
   char* end = nullptr;
   const double x = v.empty() ? NAN : std::strtod(v.c_str(), &end);
-  if (v.empty() || end != v.c_str() + v.size() || !std::isfinite(x) || x < d.lo || x > d.hi) bad(d, v);
+  if (v.empty() || end != v.c_str() + v.size() || !std::isfinite(x) || x < d.lo || x > d.hi)
+    bad(d, v);
   return x;
 }
 

@@ -15,7 +15,7 @@ struct OptionDecl {
   std::string default_value;  // "" = no default (a path the task requires, or none)
   std::string description;    // one line; bounds/choices are appended by describe()
   OptionKind kind = OptionKind::integer;
-  double lo = 0;                     // integer and real: inclusive bounds
+  double lo = 0;  // integer and real: inclusive bounds
   double hi = 0;
   std::vector<std::string> choices;  // choice: the valid values
   std::vector<std::string> tasks;    // tasks the option applies to; empty = every task
@@ -29,7 +29,8 @@ std::string describe(const OptionDecl& d);
 // [1, 1000000]". Keys the table does not declare are ignored (the evaluator reports them).
 class OptionReader {
  public:
-  OptionReader(const std::vector<OptionDecl>& table, const std::map<std::string, std::string>& given);
+  OptionReader(const std::vector<OptionDecl>& table,
+               const std::map<std::string, std::string>& given);
   long long integer(const std::string& name) const;
   double real(const std::string& name) const;
   std::string text(const std::string& name) const;  // choice or path ("" when absent)

@@ -24,25 +24,103 @@ constexpr long long kMaxTokens = 50'000'000;
 
 const std::vector<TaskOption>& task_options() {
   static const std::vector<TaskOption> table = {
-      {"task", "mqar", "mqar (associative recall), listops, selective_copy, local_count, or tsv (text files)",
-       OptionKind::choice, 0, 0, {"mqar", "listops", "selective_copy", "local_count", "tsv"}, {}},
-      {"seq", "64", "sequence length in tokens, [CLS] and padding included", OptionKind::integer, 8, 4096, {}, {}},
-      {"train_size", "2000", "generated training examples", OptionKind::integer, 1, 1'000'000, {}, kSynthetic},
-      {"test_size", "500", "generated test examples", OptionKind::integer, 1, 1'000'000, {}, kSynthetic},
-      {"kv_pairs", "8", "key-value pairs per sequence, each key queried once (3 * kv_pairs <= seq)",
-       OptionKind::integer, 1, 1024, {}, {"mqar"}},
-      {"vocab_size", "64", "vocabulary incl. pad; mqar: keys and values split the ids 1.. in halves",
-       OptionKind::integer, 8, 65536, {}, {"mqar", "selective_copy"}},
-      {"copy_tokens", "8", "data tokens to copy, in order, to the last positions (2 * copy_tokens <= seq)",
-       OptionKind::integer, 1, 1024, {}, {"selective_copy"}},
-      {"window", "5", "odd window width whose 1-bits are counted at each position (window <= seq)",
-       OptionKind::integer, 1, 31, {}, {"local_count"}},
-      {"max_depth", "3", "operator nesting depth at most", OptionKind::integer, 1, 32, {}, {"listops"}},
-      {"max_args", "4", "arguments per operator at most (at least 2)", OptionKind::integer, 2, 16, {}, {"listops"}},
-      {"train", "", "training TSV: header, then sentence<TAB>label with labels 0..C-1 (required)",
-       OptionKind::path, 0, 0, {}, {"tsv"}},
+      {"task",
+       "mqar",
+       "mqar (associative recall), listops, selective_copy, local_count, or tsv (text files)",
+       OptionKind::choice,
+       0,
+       0,
+       {"mqar", "listops", "selective_copy", "local_count", "tsv"},
+       {}},
+      {"seq",
+       "64",
+       "sequence length in tokens, [CLS] and padding included",
+       OptionKind::integer,
+       8,
+       4096,
+       {},
+       {}},
+      {"train_size",
+       "2000",
+       "generated training examples",
+       OptionKind::integer,
+       1,
+       1'000'000,
+       {},
+       kSynthetic},
+      {"test_size",
+       "500",
+       "generated test examples",
+       OptionKind::integer,
+       1,
+       1'000'000,
+       {},
+       kSynthetic},
+      {"kv_pairs",
+       "8",
+       "key-value pairs per sequence, each key queried once (3 * kv_pairs <= seq)",
+       OptionKind::integer,
+       1,
+       1024,
+       {},
+       {"mqar"}},
+      {"vocab_size",
+       "64",
+       "vocabulary incl. pad; mqar: keys and values split the ids 1.. in halves",
+       OptionKind::integer,
+       8,
+       65536,
+       {},
+       {"mqar", "selective_copy"}},
+      {"copy_tokens",
+       "8",
+       "data tokens to copy, in order, to the last positions (2 * copy_tokens <= seq)",
+       OptionKind::integer,
+       1,
+       1024,
+       {},
+       {"selective_copy"}},
+      {"window",
+       "5",
+       "odd window width whose 1-bits are counted at each position (window <= seq)",
+       OptionKind::integer,
+       1,
+       31,
+       {},
+       {"local_count"}},
+      {"max_depth",
+       "3",
+       "operator nesting depth at most",
+       OptionKind::integer,
+       1,
+       32,
+       {},
+       {"listops"}},
+      {"max_args",
+       "4",
+       "arguments per operator at most (at least 2)",
+       OptionKind::integer,
+       2,
+       16,
+       {},
+       {"listops"}},
+      {"train",
+       "",
+       "training TSV: header, then sentence<TAB>label with labels 0..C-1 (required)",
+       OptionKind::path,
+       0,
+       0,
+       {},
+       {"tsv"}},
       {"test", "", "test TSV, same format (required)", OptionKind::path, 0, 0, {}, {"tsv"}},
-      {"vocab", "", "BERT vocab.txt for WordPiece; bytes when absent", OptionKind::path, 0, 0, {}, {"tsv"}},
+      {"vocab",
+       "",
+       "BERT vocab.txt for WordPiece; bytes when absent",
+       OptionKind::path,
+       0,
+       0,
+       {},
+       {"tsv"}},
   };
   return table;
 }
@@ -146,7 +224,8 @@ Example local_count_example(Rng& r, int seq, int window) {
   const int half = window / 2;
   for (int i = 0; i < seq; ++i) {
     int n = 0;
-    for (int j = std::max(0, i - half); j <= std::min(seq - 1, i + half); ++j) n += e.tokens[static_cast<std::size_t>(j)] == 2;
+    for (int j = std::max(0, i - half); j <= std::min(seq - 1, i + half); ++j)
+      n += e.tokens[static_cast<std::size_t>(j)] == 2;
     e.targets[static_cast<std::size_t>(i)] = n;
   }
   return e;
@@ -160,7 +239,8 @@ Example local_count_example(Rng& r, int seq, int window) {
 // is the floor of the mean of the two middle values. Pooled label: the value 0..9.
 class ListOpsGenerator {
  public:
-  ListOpsGenerator(Rng& r, int max_depth, int max_args) : r_(r), max_depth_(max_depth), max_args_(max_args) {}
+  ListOpsGenerator(Rng& r, int max_depth, int max_args)
+      : r_(r), max_depth_(max_depth), max_args_(max_args) {}
 
   int expression(int depth, int budget, std::vector<std::int32_t>& out) {
     using namespace listops;
@@ -183,8 +263,10 @@ class ListOpsGenerator {
     out.push_back(kClose);
     std::sort(v.begin(), v.end());
     switch (op) {
-      case 0: return v.back();
-      case 1: return v.front();
+      case 0:
+        return v.back();
+      case 1:
+        return v.front();
       case 2: {
         const std::size_t n = v.size();
         return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
@@ -249,16 +331,18 @@ std::vector<Row> read_tsv(const std::string& option, const std::string& path) {
         if (f[i] == "label") label_col = static_cast<int>(i);
       }
       if (sentence_col < 0 || label_col < 0)
-        throw InputError(at + "missing header: expected columns 'sentence' and 'label' separated by a tab, got '" +
-                         line.substr(0, 60) + "'");
+        throw InputError(
+            at +
+            "missing header: expected columns 'sentence' and 'label' separated by a tab, got '" +
+            line.substr(0, 60) + "'");
       columns = f.size();
       continue;
     }
     if (line.empty()) continue;
     const auto f = split(line);
     if (f.size() != columns)
-      throw InputError(at + "expected " + std::to_string(columns) + " tab-separated fields as in the header, got " +
-                       std::to_string(f.size()));
+      throw InputError(at + "expected " + std::to_string(columns) +
+                       " tab-separated fields as in the header, got " + std::to_string(f.size()));
     const std::string& l = f[static_cast<std::size_t>(label_col)];
     int label = -1;
     auto [p, ec] = std::from_chars(l.data(), l.data() + l.size(), label);
@@ -266,7 +350,8 @@ std::vector<Row> read_tsv(const std::string& option, const std::string& path) {
       throw InputError(at + "label '" + l + "' is not an integer in [0, 9999]");
     rows.push_back({f[static_cast<std::size_t>(sentence_col)], label});
   }
-  if (line_no == 0) throw InputError(where + ": empty file (expected a header 'sentence<TAB>label' and examples)");
+  if (line_no == 0)
+    throw InputError(where + ": empty file (expected a header 'sentence<TAB>label' and examples)");
   if (rows.empty()) throw InputError(where + ": no examples after the header");
   return rows;
 }
@@ -279,9 +364,10 @@ TaskData make_task(const std::map<std::string, std::string>& options, std::uint6
   const std::string task = o.text("task");
   // Validate everything before generating or reading.
   for (const auto& d : table)
-    if (o.given(d.name) && !d.tasks.empty() && std::find(d.tasks.begin(), d.tasks.end(), task) == d.tasks.end())
-      throw InputError("train: option " + d.name + "=" + options.at(d.name) + " applies to task " + join(d.tasks) +
-                       ", not task=" + task);
+    if (o.given(d.name) && !d.tasks.empty() &&
+        std::find(d.tasks.begin(), d.tasks.end(), task) == d.tasks.end())
+      throw InputError("train: option " + d.name + "=" + options.at(d.name) + " applies to task " +
+                       join(d.tasks) + ", not task=" + task);
   const int seq = static_cast<int>(o.integer("seq"));
   TaskData t;
   t.name = task;
@@ -289,10 +375,13 @@ TaskData make_task(const std::map<std::string, std::string>& options, std::uint6
   if (task == "tsv") {
     const std::string train = o.text("train"), test = o.text("test"), vocab = o.text("vocab");
     if (train.empty() || test.empty())
-      throw InputError("train: task=tsv needs options train=PATH and test=PATH (sentence<TAB>label files)");
+      throw InputError(
+          "train: task=tsv needs options train=PATH and test=PATH (sentence<TAB>label files)");
     std::unique_ptr<Tokenizer> tok;
-    if (vocab.empty()) tok = std::make_unique<ByteTokenizer>();
-    else tok = WordPieceTokenizer::from_file(vocab);
+    if (vocab.empty())
+      tok = std::make_unique<ByteTokenizer>();
+    else
+      tok = WordPieceTokenizer::from_file(vocab);
     const auto train_rows = read_tsv("train", train);
     const auto test_rows = read_tsv("test", test);
     int max_label = 0;
@@ -300,8 +389,10 @@ TaskData make_task(const std::map<std::string, std::string>& options, std::uint6
       for (const auto& r : *rows) max_label = std::max(max_label, r.label);
     t.vocab = tok->vocab_size();
     t.num_classes = max_label + 1;
-    for (const auto& r : train_rows) t.train.push_back({encode_example(*tok, r.sentence, seq), {r.label}});
-    for (const auto& r : test_rows) t.test.push_back({encode_example(*tok, r.sentence, seq), {r.label}});
+    for (const auto& r : train_rows)
+      t.train.push_back({encode_example(*tok, r.sentence, seq), {r.label}});
+    for (const auto& r : test_rows)
+      t.test.push_back({encode_example(*tok, r.sentence, seq), {r.label}});
     t.majority_baseline = majority_baseline(t.test);
     return t;
   }
@@ -309,18 +400,20 @@ TaskData make_task(const std::map<std::string, std::string>& options, std::uint6
   const int test_size = static_cast<int>(o.integer("test_size"));
   if (static_cast<long long>(train_size + test_size) * seq > kMaxTokens)
     throw InputError("train: (train_size + test_size) * seq = " +
-                     std::to_string(static_cast<long long>(train_size + test_size) * seq) + " tokens is over " +
-                     std::to_string(kMaxTokens));
+                     std::to_string(static_cast<long long>(train_size + test_size) * seq) +
+                     " tokens is over " + std::to_string(kMaxTokens));
   std::function<Example(Rng&)> make;
   if (task == "mqar") {
     const int pairs = static_cast<int>(o.integer("kv_pairs"));
     const int vocab = static_cast<int>(o.integer("vocab_size"));
     if (3 * pairs > seq)
-      throw InputError("train: task=mqar: kv_pairs=" + std::to_string(pairs) + " needs seq >= 3 * kv_pairs = " +
-                       std::to_string(3 * pairs) + ", got seq=" + std::to_string(seq));
+      throw InputError("train: task=mqar: kv_pairs=" + std::to_string(pairs) +
+                       " needs seq >= 3 * kv_pairs = " + std::to_string(3 * pairs) +
+                       ", got seq=" + std::to_string(seq));
     if ((vocab - 1) / 2 < pairs)
       throw InputError("train: task=mqar: vocab_size=" + std::to_string(vocab) + " has " +
-                       std::to_string((vocab - 1) / 2) + " keys, fewer than kv_pairs=" + std::to_string(pairs) +
+                       std::to_string((vocab - 1) / 2) +
+                       " keys, fewer than kv_pairs=" + std::to_string(pairs) +
                        " (expected vocab_size >= " + std::to_string(2 * pairs + 1) + ")");
     t.vocab = t.num_classes = vocab;
     t.token_level = true;
@@ -329,8 +422,9 @@ TaskData make_task(const std::map<std::string, std::string>& options, std::uint6
     const int m = static_cast<int>(o.integer("copy_tokens"));
     const int vocab = static_cast<int>(o.integer("vocab_size"));
     if (2 * m > seq)
-      throw InputError("train: task=selective_copy: copy_tokens=" + std::to_string(m) + " needs seq >= " +
-                       std::to_string(2 * m) + ", got seq=" + std::to_string(seq));
+      throw InputError("train: task=selective_copy: copy_tokens=" + std::to_string(m) +
+                       " needs seq >= " + std::to_string(2 * m) +
+                       ", got seq=" + std::to_string(seq));
     t.vocab = t.num_classes = vocab;
     t.token_level = true;
     make = [=](Rng& r) { return selective_copy_example(r, seq, m, vocab); };
@@ -339,8 +433,8 @@ TaskData make_task(const std::map<std::string, std::string>& options, std::uint6
     if (window % 2 == 0)
       throw InputError("train: task=local_count: window=" + std::to_string(window) + " is not odd");
     if (window > seq)
-      throw InputError("train: task=local_count: window=" + std::to_string(window) + " is longer than seq=" +
-                       std::to_string(seq));
+      throw InputError("train: task=local_count: window=" + std::to_string(window) +
+                       " is longer than seq=" + std::to_string(seq));
     t.vocab = 3;
     t.num_classes = window + 1;
     t.token_level = true;

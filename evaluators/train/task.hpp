@@ -30,8 +30,8 @@ using TaskOption = OptionDecl;
 
 // Token ids of task=listops (vocabulary 17); digits d are kDigit0 + d.
 namespace listops {
-constexpr std::int32_t kPad = 0, kCls = 1, kDigit0 = 2, kMax = 12, kMin = 13, kMed = 14, kSumMod = 15,
-                       kClose = 16, kVocab = 17;
+constexpr std::int32_t kPad = 0, kCls = 1, kDigit0 = 2, kMax = 12, kMin = 13, kMed = 14,
+                       kSumMod = 15, kClose = 16, kVocab = 17;
 }  // namespace listops
 
 // The task options (task, seq, sizes, per-task options, files) with defaults and bounds; the

@@ -15,19 +15,51 @@ namespace flexnas::train {
 const std::vector<OptionDecl>& train_option_table() {
   static const std::vector<OptionDecl> table = {
       {"steps", "300", "optimiser steps", OptionKind::integer, 1, 1'000'000, {}, {}},
-      {"batch", "32", "sequences per step (and per test batch)", OptionKind::integer, 1, 4096, {}, {}},
+      {"batch",
+       "32",
+       "sequences per step (and per test batch)",
+       OptionKind::integer,
+       1,
+       4096,
+       {},
+       {}},
       {"lr", "0.001", "peak learning rate of AdamW", OptionKind::real, 0, 10, {}, {}},
-      {"warmup", "0.1", "warm-up: below 1 a fraction of steps, else a number of steps", OptionKind::real, 0,
-       1'000'000, {}, {}},
-      {"schedule", "linear", "decay to 0 after warm-up", OptionKind::choice, 0, 0, {"linear", "cosine"}, {}},
-      {"weight_decay", "0.01", "AdamW decoupled weight decay (not on biases, norm gains)", OptionKind::real, 0, 1,
-       {}, {}},
+      {"warmup",
+       "0.1",
+       "warm-up: below 1 a fraction of steps, else a number of steps",
+       OptionKind::real,
+       0,
+       1'000'000,
+       {},
+       {}},
+      {"schedule",
+       "linear",
+       "decay to 0 after warm-up",
+       OptionKind::choice,
+       0,
+       0,
+       {"linear", "cosine"},
+       {}},
+      {"weight_decay",
+       "0.01",
+       "AdamW decoupled weight decay (not on biases, norm gains)",
+       OptionKind::real,
+       0,
+       1,
+       {},
+       {}},
       {"clip", "1", "global gradient-norm bound, 0 = none", OptionKind::real, 0, 1e6, {}, {}},
       {"beta1", "0.9", "AdamW first-moment decay", OptionKind::real, 0, 0.9999, {}, {}},
       {"beta2", "0.999", "AdamW second-moment decay", OptionKind::real, 0, 0.999999, {}, {}},
       {"eps", "1e-08", "AdamW denominator term", OptionKind::real, 1e-12, 1, {}, {}},
-      {"eval_batches", "0", "test batches evaluated, 0 = the whole test split", OptionKind::integer, 0,
-       1'000'000, {}, {}},
+      {"eval_batches",
+       "0",
+       "test batches evaluated, 0 = the whole test split",
+       OptionKind::integer,
+       0,
+       1'000'000,
+       {},
+       {}},
   };
   return table;
 }
@@ -86,9 +118,12 @@ double learning_rate(const TrainOptions& o, int step) {
 
 const char* to_string(TrainStatus s) {
   switch (s) {
-    case TrainStatus::ok: return "ok";
-    case TrainStatus::diverged: return "diverged";
-    case TrainStatus::stopped: return "stopped";
+    case TrainStatus::ok:
+      return "ok";
+    case TrainStatus::diverged:
+      return "diverged";
+    case TrainStatus::stopped:
+      return "stopped";
   }
   return "?";
 }
@@ -107,7 +142,8 @@ Batch make_batch(const std::vector<Example>& data, const std::vector<std::size_t
   return b;
 }
 
-Evaluation evaluate(Trainable& model, const std::vector<Example>& data, int batch, int max_batches) {
+Evaluation evaluate(Trainable& model, const std::vector<Example>& data, int batch,
+                    int max_batches) {
   Evaluation r;
   double loss_sum = 0;
   long long correct = 0;
@@ -116,7 +152,8 @@ Evaluation evaluate(Trainable& model, const std::vector<Example>& data, int batc
   for (std::size_t start = 0; start < data.size(); start += static_cast<std::size_t>(batch)) {
     if (max_batches > 0 && done++ >= max_batches) break;
     std::vector<std::size_t> idx;
-    for (std::size_t i = start; i < std::min(data.size(), start + static_cast<std::size_t>(batch)); ++i)
+    for (std::size_t i = start; i < std::min(data.size(), start + static_cast<std::size_t>(batch));
+         ++i)
       idx.push_back(i);
     const auto s = model.step(make_batch(data, idx, seq), false, 0);
     loss_sum += s.loss * s.scored;
@@ -134,13 +171,18 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
-const char* kind(double x) { return std::isnan(x) ? "nan" : "inf"; }
+const char* kind(double x) {
+  return std::isnan(x) ? "nan" : "inf";
+}
 
 }  // namespace
 
-TrainResult train(Trainable& model, const TaskData& task, const TrainOptions& o, const TrainCallback& callback) {
+TrainResult train(Trainable& model, const TaskData& task, const TrainOptions& o,
+                  const TrainCallback& callback) {
   assert(!task.train.empty() && o.steps > 0 && o.batch > 0);
   TrainResult res;
   const auto params = model.params();
@@ -169,7 +211,8 @@ TrainResult train(Trainable& model, const TaskData& task, const TrainOptions& o,
         p->grad.resize(p->value.rows(), p->value.cols());
       p->grad.setZero();
     }
-    const auto s = model.step(make_batch(task.train, idx, task.seq), true, derive_seed(step_seeds, static_cast<std::uint64_t>(step)));
+    const auto s = model.step(make_batch(task.train, idx, task.seq), true,
+                              derive_seed(step_seeds, static_cast<std::uint64_t>(step)));
     res.steps = step + 1;
     if (!std::isfinite(s.loss)) {
       res.status = TrainStatus::diverged;
@@ -182,7 +225,8 @@ TrainResult train(Trainable& model, const TaskData& task, const TrainOptions& o,
     const double norm = std::sqrt(sq);
     if (!std::isfinite(norm)) {
       res.status = TrainStatus::diverged;
-      res.reason = "gradient diverged at step " + std::to_string(step + 1) + " (" + kind(norm) + ")";
+      res.reason =
+          "gradient diverged at step " + std::to_string(step + 1) + " (" + kind(norm) + ")";
       break;
     }
     // torch.nn.utils.clip_grad_norm_'s rule.

@@ -18,16 +18,16 @@ namespace flexnas::train {
 enum class Schedule { linear, cosine };
 
 struct TrainOptions {
-  int steps = 300;             // optimiser steps
-  int batch = 32;              // sequences per step
-  double lr = 1e-3;            // peak learning rate
-  double warmup = 0.1;         // < 1: fraction of steps; >= 1: steps (an integer)
+  int steps = 300;                       // optimiser steps
+  int batch = 32;                        // sequences per step
+  double lr = 1e-3;                      // peak learning rate
+  double warmup = 0.1;                   // < 1: fraction of steps; >= 1: steps (an integer)
   Schedule schedule = Schedule::linear;  // decay after warm-up, to 0 at `steps`
-  double weight_decay = 0.01;  // AdamW decoupled decay, skipped for Param::decay == false
-  double clip = 1.0;           // global gradient-norm bound; 0 = no clipping
+  double weight_decay = 0.01;            // AdamW decoupled decay, skipped for Param::decay == false
+  double clip = 1.0;                     // global gradient-norm bound; 0 = no clipping
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
-  int eval_batches = 0;        // test batches of `batch` sequences evaluated; 0 = the whole split
-  std::uint64_t seed = 0;      // batch order and the per-step seed for dropout
+  int eval_batches = 0;    // test batches of `batch` sequences evaluated; 0 = the whole split
+  std::uint64_t seed = 0;  // batch order and the per-step seed for dropout
 };
 
 // Declared options (steps, batch, lr, warmup, schedule, weight_decay, clip, beta1, beta2, eps,
@@ -60,16 +60,16 @@ using TrainCallback = std::function<bool(const TrainProgress&)>;
 
 struct TrainResult {
   TrainStatus status = TrainStatus::ok;
-  std::string reason;             // diverged: "loss diverged at step 123 (nan)"; stopped: why
-  int steps = 0;                  // steps done
-  std::vector<double> losses;     // training loss per step
-  double train_loss = 0;          // mean over the last tenth of the steps done (at least 1)
-  double test_accuracy = 0;       // correct / scored on the test split; NaN when diverged
-  double test_loss = 0;           // mean cross-entropy over scored test targets; NaN when diverged
+  std::string reason;          // diverged: "loss diverged at step 123 (nan)"; stopped: why
+  int steps = 0;               // steps done
+  std::vector<double> losses;  // training loss per step
+  double train_loss = 0;       // mean over the last tenth of the steps done (at least 1)
+  double test_accuracy = 0;    // correct / scored on the test split; NaN when diverged
+  double test_loss = 0;        // mean cross-entropy over scored test targets; NaN when diverged
   long long test_scored = 0;
-  double train_seconds = 0;       // the step loop, evaluation excluded
+  double train_seconds = 0;  // the step loop, evaluation excluded
   double eval_seconds = 0;
-  double tokens_per_second = 0;   // training tokens (batch * seq per step) / train_seconds
+  double tokens_per_second = 0;  // training tokens (batch * seq per step) / train_seconds
 };
 
 // Evaluation alone: the test split (or its first max_batches batches of `batch`).

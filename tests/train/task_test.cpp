@@ -72,8 +72,10 @@ int listops_value(const std::vector<std::int32_t>& tokens) {
         value = s % 10;
       }
     }
-    if (stack.empty()) result = value;
-    else stack.back().second.push_back(value);
+    if (stack.empty())
+      result = value;
+    else
+      stack.back().second.push_back(value);
   }
   REQUIRE(stack.empty());
   return result;
@@ -105,8 +107,12 @@ TEST_CASE("task_defaults_are_small_and_valid", "[task]") {
 
 TEST_CASE("task_mqar_queries_target_the_value_paired_earlier", "[task]") {
   const int seq = 48, pairs = 12, vocab = 40, keys = (vocab - 1) / 2;
-  const auto t = make_task({{"task", "mqar"}, {"seq", "48"}, {"kv_pairs", "12"}, {"vocab_size", "40"},
-                            {"train_size", "200"}, {"test_size", "50"}},
+  const auto t = make_task({{"task", "mqar"},
+                            {"seq", "48"},
+                            {"kv_pairs", "12"},
+                            {"vocab_size", "40"},
+                            {"train_size", "200"},
+                            {"test_size", "50"}},
                            7);
   CHECK(t.vocab == vocab);
   CHECK(t.num_classes == vocab);
@@ -119,7 +125,7 @@ TEST_CASE("task_mqar_queries_target_the_value_paired_earlier", "[task]") {
       std::set<int> seen_keys, queried;
       for (int i = 0; i < pairs; ++i) {
         const int k = e.tokens[2 * i], v = e.tokens[2 * i + 1];
-        CHECK((k >= 1 && k <= keys));      // keys and values from disjoint ranges
+        CHECK((k >= 1 && k <= keys));  // keys and values from disjoint ranges
         CHECK((v > keys && v < vocab));
         CHECK(seen_keys.insert(k).second);  // distinct keys
         CHECK(e.targets[2 * i] == -1);
@@ -150,10 +156,12 @@ TEST_CASE("task_is_deterministic_from_the_seed", "[task]") {
     const auto a = make_task(o, 3), b = make_task(o, 3), c = make_task(o, 4);
     bool same = true, differ = false;
     for (std::size_t i = 0; i < a.train.size(); ++i) {
-      same = same && a.train[i].tokens == b.train[i].tokens && a.train[i].targets == b.train[i].targets;
+      same = same && a.train[i].tokens == b.train[i].tokens &&
+             a.train[i].targets == b.train[i].targets;
       differ = differ || a.train[i].tokens != c.train[i].tokens;
     }
-    for (std::size_t i = 0; i < a.test.size(); ++i) same = same && a.test[i].tokens == b.test[i].tokens;
+    for (std::size_t i = 0; i < a.test.size(); ++i)
+      same = same && a.test[i].tokens == b.test[i].tokens;
     CHECK(same);
     CHECK(differ);
     CHECK(a.train[0].tokens != a.test[0].tokens);  // independent splits
@@ -161,8 +169,12 @@ TEST_CASE("task_is_deterministic_from_the_seed", "[task]") {
 }
 
 TEST_CASE("task_listops_labels_match_an_independent_evaluator", "[task]") {
-  const auto t = make_task({{"task", "listops"}, {"seq", "40"}, {"max_depth", "4"}, {"max_args", "5"},
-                            {"train_size", "1000"}, {"test_size", "100"}},
+  const auto t = make_task({{"task", "listops"},
+                            {"seq", "40"},
+                            {"max_depth", "4"},
+                            {"max_args", "5"},
+                            {"train_size", "1000"},
+                            {"test_size", "100"}},
                            11);
   CHECK(t.vocab == listops::kVocab);
   CHECK(t.num_classes == 10);
@@ -186,8 +198,12 @@ TEST_CASE("task_listops_labels_match_an_independent_evaluator", "[task]") {
 }
 
 TEST_CASE("task_selective_copy_targets_are_the_data_tokens_in_order", "[task]") {
-  const auto t = make_task({{"task", "selective_copy"}, {"seq", "32"}, {"copy_tokens", "6"}, {"vocab_size", "20"},
-                            {"train_size", "100"}, {"test_size", "10"}},
+  const auto t = make_task({{"task", "selective_copy"},
+                            {"seq", "32"},
+                            {"copy_tokens", "6"},
+                            {"vocab_size", "20"},
+                            {"train_size", "100"},
+                            {"test_size", "10"}},
                            5);
   CHECK(t.token_level);
   CHECK(t.num_classes == 20);
@@ -208,7 +224,10 @@ TEST_CASE("task_selective_copy_targets_are_the_data_tokens_in_order", "[task]") 
 }
 
 TEST_CASE("task_local_count_targets_count_ones_in_the_window", "[task]") {
-  const auto t = make_task({{"task", "local_count"}, {"seq", "16"}, {"window", "3"}, {"train_size", "50"},
+  const auto t = make_task({{"task", "local_count"},
+                            {"seq", "16"},
+                            {"window", "3"},
+                            {"train_size", "50"},
                             {"test_size", "10"}},
                            2);
   CHECK(t.token_level);
@@ -232,25 +251,33 @@ TEST_CASE("task_options_are_validated_before_generating", "[task]") {
     }
     return std::string("no error");
   };
-  CHECK(err({{"task", "copy"}}) == "train: option task=copy is not one of mqar|listops|selective_copy|local_count|tsv");
+  CHECK(err({{"task", "copy"}}) ==
+        "train: option task=copy is not one of mqar|listops|selective_copy|local_count|tsv");
   CHECK(err({{"seq", "abc"}}) == "train: option seq=abc is not an integer in [8, 4096]");
   CHECK(err({{"seq", "4"}}) == "train: option seq=4 is not an integer in [8, 4096]");
   CHECK(err({{"seq", "64x"}}) == "train: option seq=64x is not an integer in [8, 4096]");
-  CHECK(err({{"train_size", "0"}}) == "train: option train_size=0 is not an integer in [1, 1000000]");
-  CHECK(err({{"kv_pairs", "30"}}) == "train: task=mqar: kv_pairs=30 needs seq >= 3 * kv_pairs = 90, got seq=64");
-  CHECK_THAT(err({{"kv_pairs", "10"}, {"vocab_size", "16"}}), Contains("vocab_size=16 has 7 keys, fewer than kv_pairs=10"));
-  CHECK(err({{"task", "listops"}, {"kv_pairs", "4"}}) == "train: option kv_pairs=4 applies to task mqar, not task=listops");
+  CHECK(err({{"train_size", "0"}}) ==
+        "train: option train_size=0 is not an integer in [1, 1000000]");
+  CHECK(err({{"kv_pairs", "30"}}) ==
+        "train: task=mqar: kv_pairs=30 needs seq >= 3 * kv_pairs = 90, got seq=64");
+  CHECK_THAT(err({{"kv_pairs", "10"}, {"vocab_size", "16"}}),
+             Contains("vocab_size=16 has 7 keys, fewer than kv_pairs=10"));
+  CHECK(err({{"task", "listops"}, {"kv_pairs", "4"}}) ==
+        "train: option kv_pairs=4 applies to task mqar, not task=listops");
   CHECK(err({{"task", "tsv"}, {"train_size", "4"}}) ==
-        "train: option train_size=4 applies to task mqar|listops|selective_copy|local_count, not task=tsv");
+        "train: option train_size=4 applies to task mqar|listops|selective_copy|local_count, not "
+        "task=tsv");
   CHECK(err({{"task", "tsv"}, {"train", "x.tsv"}}) ==
         "train: task=tsv needs options train=PATH and test=PATH (sentence<TAB>label files)");
   CHECK(err({{"task", "selective_copy"}, {"copy_tokens", "40"}}) ==
         "train: task=selective_copy: copy_tokens=40 needs seq >= 80, got seq=64");
   CHECK_THAT(err({{"seq", "4096"}, {"train_size", "100000"}}), Contains("is over 50000000"));
-  CHECK(err({{"task", "local_count"}, {"window", "4"}}) == "train: task=local_count: window=4 is not odd");
+  CHECK(err({{"task", "local_count"}, {"window", "4"}}) ==
+        "train: task=local_count: window=4 is not odd");
   CHECK(err({{"task", "local_count"}, {"window", "31"}, {"seq", "16"}}) ==
         "train: task=local_count: window=31 is longer than seq=16");
-  CHECK(err({{"task", "listops"}, {"max_args", "1"}}) == "train: option max_args=1 is not an integer in [2, 16]");
+  CHECK(err({{"task", "listops"}, {"max_args", "1"}}) ==
+        "train: option max_args=1 is not an integer in [2, 16]");
 }
 
 TEST_CASE("task_tsv_errors_name_file_and_line", "[task]") {
@@ -267,30 +294,38 @@ TEST_CASE("task_tsv_errors_name_file_and_line", "[task]") {
     }
     return std::string("no error");
   };
-  CHECK(err("") == "task=tsv: train=F: empty file (expected a header 'sentence<TAB>label' and examples)");
+  CHECK(err("") ==
+        "task=tsv: train=F: empty file (expected a header 'sentence<TAB>label' and examples)");
   CHECK(err("sentence\tlabel\n") == "task=tsv: train=F: no examples after the header");
   CHECK(err("a b\t0\nc\t1\n") ==
-        "task=tsv: train=F:1: missing header: expected columns 'sentence' and 'label' separated by a tab, got 'a b\t0'");
+        "task=tsv: train=F:1: missing header: expected columns 'sentence' and 'label' separated by "
+        "a tab, got 'a b\t0'");
   CHECK(err("sentence\tlabel\nok\t1\nno tab here\n") ==
         "task=tsv: train=F:3: expected 2 tab-separated fields as in the header, got 1");
-  CHECK(err("sentence\tlabel\nok\t1\nbad\tpos\n") == "task=tsv: train=F:3: label 'pos' is not an integer in [0, 9999]");
-  CHECK(err("sentence\tlabel\nok\t-1\n") == "task=tsv: train=F:2: label '-1' is not an integer in [0, 9999]");
-  CHECK(err("sentence\tlabel\nok\t1.5\n") == "task=tsv: train=F:2: label '1.5' is not an integer in [0, 9999]");
+  CHECK(err("sentence\tlabel\nok\t1\nbad\tpos\n") ==
+        "task=tsv: train=F:3: label 'pos' is not an integer in [0, 9999]");
+  CHECK(err("sentence\tlabel\nok\t-1\n") ==
+        "task=tsv: train=F:2: label '-1' is not an integer in [0, 9999]");
+  CHECK(err("sentence\tlabel\nok\t1.5\n") ==
+        "task=tsv: train=F:2: label '1.5' is not an integer in [0, 9999]");
   const auto missing = (dir.path / "nope.tsv").string();
   CHECK_THROWS_WITH(make_task({{"task", "tsv"}, {"train", missing}, {"test", good}}, 1),
                     "task=tsv: train=" + missing + ": cannot open file");
-  CHECK_THROWS_WITH(make_task({{"task", "tsv"}, {"train", good}, {"test", good}, {"vocab", missing}}, 1),
-                    "task=tsv: vocab=" + missing + ": cannot open file");
+  CHECK_THROWS_WITH(
+      make_task({{"task", "tsv"}, {"train", good}, {"test", good}, {"vocab", missing}}, 1),
+      "task=tsv: vocab=" + missing + ": cannot open file");
   const auto bad_vocab = dir.write("vocab.txt", "hello\n[UNK]\n[CLS]\n");
-  CHECK_THROWS_WITH(make_task({{"task", "tsv"}, {"train", good}, {"test", good}, {"vocab", bad_vocab}}, 1),
-                    "task=tsv: vocab=" + bad_vocab + ":1: expected [PAD] as token 0, got 'hello'");
+  CHECK_THROWS_WITH(
+      make_task({{"task", "tsv"}, {"train", good}, {"test", good}, {"vocab", bad_vocab}}, 1),
+      "task=tsv: vocab=" + bad_vocab + ":1: expected [PAD] as token 0, got 'hello'");
 }
 
 TEST_CASE("task_tsv_bytes_cls_padding_classes_and_baseline", "[task]") {
   TempDir dir;
   // Extra columns in any order, CRLF line ends and a blank line are accepted.
   const auto train = dir.write("train.tsv", "label\tsentence\r\n1\tab\r\n\r\n0\tc\r\n");
-  const auto test = dir.write("test.tsv", "sentence\tlabel\nxyz\t2\nq\t2\nr\t0\nlong sentence here\t1\n");
+  const auto test =
+      dir.write("test.tsv", "sentence\tlabel\nxyz\t2\nq\t2\nr\t0\nlong sentence here\t1\n");
   const auto t = make_task({{"task", "tsv"}, {"train", train}, {"test", test}, {"seq", "8"}}, 1);
   CHECK(t.vocab == 258);
   CHECK(t.num_classes == 3);
@@ -300,33 +335,41 @@ TEST_CASE("task_tsv_bytes_cls_padding_classes_and_baseline", "[task]") {
   CHECK(t.train[0].tokens == std::vector<std::int32_t>{1, 'a' + 2, 'b' + 2, 0, 0, 0, 0, 0});
   CHECK(t.train[0].targets == std::vector<std::int32_t>{1});
   // Truncated to seq, [CLS] first.
-  CHECK(t.test[3].tokens == std::vector<std::int32_t>{1, 'l' + 2, 'o' + 2, 'n' + 2, 'g' + 2, ' ' + 2, 's' + 2, 'e' + 2});
+  CHECK(t.test[3].tokens == std::vector<std::int32_t>{1, 'l' + 2, 'o' + 2, 'n' + 2, 'g' + 2,
+                                                      ' ' + 2, 's' + 2, 'e' + 2});
   CHECK(t.majority_baseline == Approx(0.5));
 }
 
 TEST_CASE("tokenizer_wordpiece_greedy_longest_match", "[tokenizer]") {
   // The example of BERT's README, on a toy vocabulary.
-  const WordPieceTokenizer wp({"[PAD]", "[UNK]", "[CLS]", "[SEP]", "un", "##aff", "##able", "a", "##a"});
+  const WordPieceTokenizer wp(
+      {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "un", "##aff", "##able", "a", "##a"});
   CHECK(wp.tokenize("unaffable") == std::vector<std::string>{"un", "##aff", "##able"});
   CHECK(wp.encode("unaffable") == std::vector<std::int32_t>{4, 5, 6});
   CHECK(wp.tokenize("unaffablex a") == std::vector<std::string>{"[UNK]", "a"});  // no segmentation
   CHECK(wp.tokenize(std::string(100, 'a')).size() == 100);
   CHECK(wp.tokenize(std::string(101, 'a')) == std::vector<std::string>{"[UNK]"});  // over 100 chars
   CHECK(encode_example(wp, "a unaffable", 6) == std::vector<std::int32_t>{2, 7, 4, 5, 6, 3});
-  CHECK(encode_example(wp, "a unaffable", 5) == std::vector<std::int32_t>{2, 7, 4, 5, 3});  // [SEP] kept
+  CHECK(encode_example(wp, "a unaffable", 5) ==
+        std::vector<std::int32_t>{2, 7, 4, 5, 3});  // [SEP] kept
   CHECK(encode_example(wp, "a", 5) == std::vector<std::int32_t>{2, 7, 3, 0, 0});
 }
 
 TEST_CASE("tokenizer_basic_lowercases_strips_accents_splits_punctuation", "[tokenizer]") {
   using V = std::vector<std::string>;
   CHECK(basic_tokenize("Hello, World!") == V{"hello", ",", "world", "!"});
-  CHECK(basic_tokenize("  na\xC3\xAFve   CAF\xC3\x89\t") == V{"naive", "cafe"});        // naïve CAFÉ
-  CHECK(basic_tokenize("e\xCC\x81t\xC3\xA9") == V{"ete"});                             // combining acute
-  CHECK(basic_tokenize("\xC3\x86sir \xC3\x98l \xC5\x81\xC3\xB3" "d\xC5\xBA") == V{"\xC3\xA6sir", "\xC3\xB8l", "\xC5\x82odz"});
-  CHECK(basic_tokenize("\xD0\x81\xD0\xBB\xD0\xBA\xD0\x90") == V{"\xD0\xB5\xD0\xBB\xD0\xBA\xD0\xB0"});  // Ёлка -> елка
-  CHECK(basic_tokenize("\xE4\xB8\xAD\xE6\x96\x87ok") == V{"\xE4\xB8\xAD", "\xE6\x96\x87", "ok"});    // CJK split
-  CHECK(basic_tokenize("a\x01" "b\xE2\x80\x94" "c") == V{"ab", "\xE2\x80\x94", "c"});  // control dropped, em dash
-  CHECK(basic_tokenize("x\xFFy") == V{"xy"});  // invalid UTF-8 dropped as U+FFFD
+  CHECK(basic_tokenize("  na\xC3\xAFve   CAF\xC3\x89\t") == V{"naive", "cafe"});  // naïve CAFÉ
+  CHECK(basic_tokenize("e\xCC\x81t\xC3\xA9") == V{"ete"});                        // combining acute
+  CHECK(basic_tokenize("\xC3\x86sir \xC3\x98l \xC5\x81\xC3\xB3"
+                       "d\xC5\xBA") == V{"\xC3\xA6sir", "\xC3\xB8l", "\xC5\x82odz"});
+  CHECK(basic_tokenize("\xD0\x81\xD0\xBB\xD0\xBA\xD0\x90") ==
+        V{"\xD0\xB5\xD0\xBB\xD0\xBA\xD0\xB0"});  // Ёлка -> елка
+  CHECK(basic_tokenize("\xE4\xB8\xAD\xE6\x96\x87ok") ==
+        V{"\xE4\xB8\xAD", "\xE6\x96\x87", "ok"});  // CJK split
+  CHECK(basic_tokenize("a\x01"
+                       "b\xE2\x80\x94"
+                       "c") == V{"ab", "\xE2\x80\x94", "c"});  // control dropped, em dash
+  CHECK(basic_tokenize("x\xFFy") == V{"xy"});                  // invalid UTF-8 dropped as U+FFFD
   CHECK(basic_tokenize("don't") == V{"don", "'", "t"});
 }
 
@@ -337,21 +380,26 @@ TEST_CASE("tokenizer_bert_uncased_vocab_known_tokenizations", "[tokenizer]") {
   CHECK(wp->cls_id() == 101);
   CHECK(wp->sep_id() == 102);
   CHECK(wp->id("[UNK]") == 100);
-  // Hugging Face's bert-base-uncased: "Hello, my dog is cute" -> [101, 7592, 1010, 2026, 3899, 2003, 10140, 102].
+  // Hugging Face's bert-base-uncased: "Hello, my dog is cute" -> [101, 7592, 1010, 2026, 3899,
+  // 2003, 10140, 102].
   CHECK(encode_example(*wp, "Hello, my dog is cute", 10) ==
         std::vector<std::int32_t>{101, 7592, 1010, 2026, 3899, 2003, 10140, 102, 0, 0});
-  // With the real vocabulary "unaffable" is una ##ffa ##ble (README's un ##aff ##able uses a toy one).
+  // With the real vocabulary "unaffable" is una ##ffa ##ble (README's un ##aff ##able uses a toy
+  // one).
   CHECK(wp->tokenize("unaffable") == std::vector<std::string>{"una", "##ffa", "##ble"});
   CHECK(wp->encode("unaffable") == std::vector<std::int32_t>{14477, 20961, 3468});
   CHECK(wp->tokenize("Jim Henson was a puppeteer") ==
         std::vector<std::string>{"jim", "henson", "was", "a", "puppet", "##eer"});
-  CHECK(wp->encode("Who was Jim Henson ?") == std::vector<std::int32_t>{2040, 2001, 3958, 27227, 1029});
+  CHECK(wp->encode("Who was Jim Henson ?") ==
+        std::vector<std::int32_t>{2040, 2001, 3958, 27227, 1029});
   CHECK(wp->tokenize("Na\xC3\xAFve caf\xC3\xA9") == std::vector<std::string>{"naive", "cafe"});
   CHECK(wp->encode("\xE2\x98\x83\xE2\x98\x83\xE2\x98\x83zzqx") == std::vector<std::int32_t>{100});
 }
 
 TEST_CASE("task_tsv_loads_sst2_with_wordpiece", "[task]") {
-  if (!test::have_shared_data("sst2/train.tsv") || !test::have_shared_data("bert_uncased_vocab.txt")) return;
+  if (!test::have_shared_data("sst2/train.tsv") ||
+      !test::have_shared_data("bert_uncased_vocab.txt"))
+    return;
   const auto t = make_task({{"task", "tsv"},
                             {"train", test::shared_data("sst2/train.tsv")},
                             {"test", test::shared_data("sst2/test.tsv")},

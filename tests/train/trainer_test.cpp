@@ -30,7 +30,9 @@ class BagOfTokens : public Trainable {
   StepResult step(const Batch& batch, bool train, std::uint64_t) override {
     const auto classes = w_.value.cols();
     const float scale = 1.0f / static_cast<float>(batch.seq);
-    auto token = [&](int i, int j) { return batch.tokens[static_cast<std::size_t>(i * batch.seq + j)]; };
+    auto token = [&](int i, int j) {
+      return batch.tokens[static_cast<std::size_t>(i * batch.seq + j)];
+    };
     // logits = x W + b with x the scaled token counts, summed sparsely.
     Mat logits(batch.batch, classes);
     for (int i = 0; i < batch.batch; ++i) {
@@ -44,14 +46,16 @@ class BagOfTokens : public Trainable {
       const int y = batch.targets[static_cast<std::size_t>(i)];
       const float mx = logits.row(i).maxCoeff();
       double z = 0;
-      for (Eigen::Index c = 0; c < classes; ++c) z += std::exp(static_cast<double>(logits(i, c) - mx));
+      for (Eigen::Index c = 0; c < classes; ++c)
+        z += std::exp(static_cast<double>(logits(i, c) - mx));
       r.loss += std::log(z) - static_cast<double>(logits(i, y) - mx);
       Eigen::Index arg = 0;
       logits.row(i).maxCoeff(&arg);
       r.correct += arg == y;
       ++r.scored;
       for (Eigen::Index c = 0; c < classes; ++c)
-        d(i, c) = static_cast<float>(std::exp(static_cast<double>(logits(i, c) - mx)) / z - (c == y ? 1 : 0)) /
+        d(i, c) = static_cast<float>(std::exp(static_cast<double>(logits(i, c) - mx)) / z -
+                                     (c == y ? 1 : 0)) /
                   static_cast<float>(batch.batch);
     }
     r.loss /= batch.batch;
@@ -173,7 +177,8 @@ class Scripted : public Trainable {
     StepResult r;
     r.scored = b.batch;
     if (!train) return r;
-    const auto k = static_cast<std::size_t>(std::min<int>(calls, static_cast<int>(grads.size()) - 1));
+    const auto k =
+        static_cast<std::size_t>(std::min<int>(calls, static_cast<int>(grads.size()) - 1));
     for (std::size_t i = 0; i < ps.size(); ++i) ps[i].grad += grads[k][i];
     r.loss = losses[std::min<std::size_t>(static_cast<std::size_t>(calls), losses.size() - 1)];
     seeds.push_back(seed);
@@ -221,7 +226,10 @@ TEST_CASE("trainer_options_table_parses_and_validates", "[trainer]") {
   CHECK(d.eps == def.eps);
   CHECK(d.beta2 == def.beta2);
   for (const auto& o : train_option_table()) CHECK(!describe(o).empty());
-  const auto o = parse_train_options({{"steps", "50"}, {"schedule", "cosine"}, {"lr", "3e-4"}, {"warmup", "5"},
+  const auto o = parse_train_options({{"steps", "50"},
+                                      {"schedule", "cosine"},
+                                      {"lr", "3e-4"},
+                                      {"warmup", "5"},
                                       {"task", "ignored"}});
   CHECK(o.steps == 50);
   CHECK(o.schedule == Schedule::cosine);
@@ -235,12 +243,17 @@ TEST_CASE("trainer_options_table_parses_and_validates", "[trainer]") {
   CHECK(map.size() == train_option_table().size());
   CHECK(to_options(parse_train_options(map)) == map);
   CHECK(parse_train_options(map).weight_decay == custom.weight_decay);
-  CHECK_THROWS_WITH(parse_train_options({{"steps", "0"}}), "train: option steps=0 is not an integer in [1, 1000000]");
-  CHECK_THROWS_WITH(parse_train_options({{"lr", "fast"}}), "train: option lr=fast is not a number in [0, 10]");
-  CHECK_THROWS_WITH(parse_train_options({{"lr", "nan"}}), "train: option lr=nan is not a number in [0, 10]");
-  CHECK_THROWS_WITH(parse_train_options({{"schedule", "step"}}), "train: option schedule=step is not one of linear|cosine");
-  CHECK_THROWS_WITH(parse_train_options({{"warmup", "2.5"}}),
-                    "train: option warmup=2.5 is not a fraction below 1 or a whole number of steps");
+  CHECK_THROWS_WITH(parse_train_options({{"steps", "0"}}),
+                    "train: option steps=0 is not an integer in [1, 1000000]");
+  CHECK_THROWS_WITH(parse_train_options({{"lr", "fast"}}),
+                    "train: option lr=fast is not a number in [0, 10]");
+  CHECK_THROWS_WITH(parse_train_options({{"lr", "nan"}}),
+                    "train: option lr=nan is not a number in [0, 10]");
+  CHECK_THROWS_WITH(parse_train_options({{"schedule", "step"}}),
+                    "train: option schedule=step is not one of linear|cosine");
+  CHECK_THROWS_WITH(
+      parse_train_options({{"warmup", "2.5"}}),
+      "train: option warmup=2.5 is not a fraction below 1 or a whole number of steps");
 }
 
 TEST_CASE("trainer_learning_rate_schedule_at_known_steps", "[trainer]") {
@@ -297,8 +310,10 @@ TEST_CASE("trainer_adamw_two_steps_by_hand", "[trainer]") {
   CHECK(w(0, 0) == Approx(second(0.89, 0.1, 0.2, 0.1)).epsilon(1e-5));
   CHECK(w(0, 1) == Approx(second(-1.88, -0.3, 0.1, 0.1)).epsilon(1e-5));
   CHECK(b(0, 0) == Approx(second(0.4, 2.0, -1.0, 0.0)).epsilon(1e-5));
-  // The same numbers written out: w0 = 0.89 * 0.995 - 0.05 * (0.029 / 0.19) / sqrt(4.999e-5 / 0.001999).
-  CHECK(w(0, 0) == Approx(0.8855500 - 0.05 * (0.029 / 0.19) / std::sqrt(4.999e-5 / 0.001999)).epsilon(1e-5));
+  // The same numbers written out: w0 = 0.89 * 0.995 - 0.05 * (0.029 / 0.19) / sqrt(4.999e-5 /
+  // 0.001999).
+  CHECK(w(0, 0) ==
+        Approx(0.8855500 - 0.05 * (0.029 / 0.19) / std::sqrt(4.999e-5 / 0.001999)).epsilon(1e-5));
 }
 
 TEST_CASE("trainer_clips_the_global_gradient_norm", "[trainer]") {
@@ -435,7 +450,8 @@ TEST_CASE("trainer_batches_cover_each_epoch_and_seeds_are_deterministic", "[trai
   CHECK(a->seen != c->seen);
   CHECK(a->seeds == b->seeds);
   CHECK(a->seeds != c->seeds);
-  CHECK(std::set<std::uint64_t>(a->seeds.begin(), a->seeds.end()).size() == 6);  // a new seed per step
+  CHECK(std::set<std::uint64_t>(a->seeds.begin(), a->seeds.end()).size() ==
+        6);  // a new seed per step
   CHECK(a->ps[0].value(0, 0) == b->ps[0].value(0, 0));
 }
 
@@ -453,8 +469,11 @@ TEST_CASE("trainer_softmax_regression_learns_a_counting_task", "[trainer]") {
   CHECK(r.steps == 300);
   CHECK(r.losses.size() == 300);
   double first = 0, last = 0;
-  for (int i = 0; i < 20; ++i) first += r.losses[static_cast<std::size_t>(i)] / 20, last += r.losses[static_cast<std::size_t>(280 + i)] / 20;
-  INFO("first " << first << " last " << last << " test acc " << r.test_accuracy << " baseline " << task.majority_baseline);
+  for (int i = 0; i < 20; ++i)
+    first += r.losses[static_cast<std::size_t>(i)] / 20,
+        last += r.losses[static_cast<std::size_t>(280 + i)] / 20;
+  INFO("first " << first << " last " << last << " test acc " << r.test_accuracy << " baseline "
+                << task.majority_baseline);
   CHECK(first == Approx(std::log(2.0)).epsilon(0.05));
   CHECK(last < 0.6 * first);
   CHECK(r.test_scored == 500);
@@ -471,7 +490,9 @@ TEST_CASE("trainer_softmax_regression_learns_a_counting_task", "[trainer]") {
 }
 
 TEST_CASE("trainer_bag_of_words_on_sst2_beats_the_majority_baseline", "[trainer]") {
-  if (!test::have_shared_data("sst2/train.tsv") || !test::have_shared_data("bert_uncased_vocab.txt")) return;
+  if (!test::have_shared_data("sst2/train.tsv") ||
+      !test::have_shared_data("bert_uncased_vocab.txt"))
+    return;
   const auto task = make_task({{"task", "tsv"},
                                {"train", test::shared_data("sst2/train.tsv")},
                                {"test", test::shared_data("sst2/test.tsv")},
@@ -496,14 +517,21 @@ TEST_CASE("trainer_local_model_solves_local_count_not_selective_copy", "[trainer
   o.steps = 300;
   o.lr = 0.3;
   o.batch = 16;
-  const auto local = make_task({{"task", "local_count"}, {"seq", "32"}, {"window", "5"}, {"train_size", "500"}, {"test_size", "100"}}, 1);
+  const auto local = make_task({{"task", "local_count"},
+                                {"seq", "32"},
+                                {"window", "5"},
+                                {"train_size", "500"},
+                                {"test_size", "100"}},
+                               1);
   WindowModel a(local.vocab, local.num_classes, 5);
   const auto ra = train(a, local, o);
-  const auto copy = make_task({{"task", "selective_copy"}, {"seq", "32"}, {"train_size", "500"}, {"test_size", "100"}}, 1);
+  const auto copy = make_task(
+      {{"task", "selective_copy"}, {"seq", "32"}, {"train_size", "500"}, {"test_size", "100"}}, 1);
   WindowModel b(copy.vocab, copy.num_classes, 5);
   const auto rb = train(b, copy, o);
-  INFO("local_count " << ra.test_accuracy << " (baseline " << local.majority_baseline << "), selective_copy "
-                      << rb.test_accuracy << " (baseline " << copy.majority_baseline << ")");
+  INFO("local_count " << ra.test_accuracy << " (baseline " << local.majority_baseline
+                      << "), selective_copy " << rb.test_accuracy << " (baseline "
+                      << copy.majority_baseline << ")");
   CHECK(ra.test_scored == 100 * 32);
   CHECK(rb.test_scored == 100 * 8);
   CHECK(ra.test_accuracy > 0.95);
