@@ -84,6 +84,16 @@ TrainOptions parse_train_options(const std::map<std::string, std::string>& optio
   return o;
 }
 
+std::vector<std::string> undeclared_options(const std::map<std::string, std::string>& options) {
+  std::vector<std::string> out;
+  auto declared = [](const std::vector<OptionDecl>& t, const std::string& k) {
+    return std::any_of(t.begin(), t.end(), [&](const OptionDecl& d) { return d.name == k; });
+  };
+  for (const auto& [k, v] : options)
+    if (!declared(task_options(), k) && !declared(train_option_table(), k)) out.push_back(k);
+  return out;
+}
+
 std::map<std::string, std::string> to_options(const TrainOptions& o) {
   auto real = [](double x) {
     char buf[32];

@@ -35,6 +35,9 @@ struct TrainOptions {
 const std::vector<OptionDecl>& train_option_table();
 // From the evaluator's map (other keys ignored); InputError on a bad value.
 TrainOptions parse_train_options(const std::map<std::string, std::string>& options);
+// Keys of `options` that neither task_options() nor train_option_table() declares, sorted
+// (the evaluator adds its own keys and reports the rest: "Parameters {...} are not used").
+std::vector<std::string> undeclared_options(const std::map<std::string, std::string>& options);
 // Every declared option's value; parse_train_options(to_options(o)) == o except `seed`.
 std::map<std::string, std::string> to_options(const TrainOptions& o);
 

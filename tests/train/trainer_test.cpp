@@ -235,6 +235,13 @@ TEST_CASE("trainer_options_table_parses_and_validates", "[trainer]") {
   CHECK(o.schedule == Schedule::cosine);
   CHECK(o.lr == Approx(3e-4));
   CHECK(warmup_steps(o) == 5);
+  CHECK(undeclared_options(
+            {{"task", "mqar"}, {"steps", "5"}, {"stpes", "5"}, {"kv_pairs", "2"}, {"a", "1"}}) ==
+        std::vector<std::string>{"a", "stpes"});
+  // No name is declared twice across the two tables.
+  std::set<std::string> names;
+  for (const auto& t : task_options()) CHECK(names.insert(t.name).second);
+  for (const auto& t : train_option_table()) CHECK(names.insert(t.name).second);
   // Round trip: every declared option, and back.
   auto custom = o;
   custom.weight_decay = 0.1234567;
