@@ -384,6 +384,11 @@ TaskData make_task(const std::map<std::string, std::string>& options, std::uint6
       tok = WordPieceTokenizer::from_file(vocab);
     const auto train_rows = read_tsv("train", train);
     const auto test_rows = read_tsv("test", test);
+    const auto tokens = static_cast<long long>(train_rows.size() + test_rows.size()) * seq;
+    if (tokens > kMaxTokens)
+      throw InputError("train: task=tsv: " + std::to_string(train_rows.size() + test_rows.size()) +
+                       " examples * seq=" + std::to_string(seq) + " = " + std::to_string(tokens) +
+                       " tokens is over " + std::to_string(kMaxTokens) + "; use a smaller seq");
     int max_label = 0;
     for (const auto* rows : {&train_rows, &test_rows})
       for (const auto& r : *rows) max_label = std::max(max_label, r.label);
