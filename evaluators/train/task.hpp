@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "evaluators/train/options.hpp"
+
 namespace flexnas::train {
 
 struct Example {
@@ -23,6 +25,18 @@ struct TaskData {
   std::vector<Example> test;
   double majority_baseline = 0;  // test accuracy of always predicting the most common label
 };
+
+using TaskOption = OptionDecl;
+
+// Token ids of task=listops (vocabulary 17); digits d are kDigit0 + d.
+namespace listops {
+constexpr std::int32_t kPad = 0, kCls = 1, kDigit0 = 2, kMax = 12, kMin = 13, kMed = 14,
+                       kSumMod = 15, kClose = 16, kVocab = 17;
+}  // namespace listops
+
+// The task options (task, seq, sizes, per-task options, files) with defaults and bounds; the
+// `train` evaluator reports keys that neither this nor train_option_table() declares.
+const std::vector<TaskOption>& task_options();
 
 // Options as given to the `train` evaluator (task=..., seq=..., seed, files); validation
 // throws InputError with a one-line message before any data is generated or read.
