@@ -24,6 +24,7 @@ struct ModelConfig {
   int num_classes = 2;      // classifier outputs
   bool token_level = false; // per-token classifier (no pooler) instead of token-0 pooling
   float dropout = 0.1f;     // after embeddings, mixing and feed-forward outputs (training only)
+  int threads = 0;          // OpenMP threads for oneDNN and the hand-written loops; 0 = all cores
 };
 
 // One learned tensor. `value` and `grad` have the same shape; vectors are 1 x n.
