@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <iterator>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -374,4 +376,50 @@ TEST_CASE("bad batches are InputErrors", "[train]") {
   b = random_batch(c, 2, 1);
   b.targets.pop_back();
   CHECK_THROWS_AS(m.step(b, false, 0), InputError);
+}
+
+TEST_CASE("the ONNX export with the model's weights gives the model's logits", "[train]") {
+  if (std::system("/usr/bin/python3 -c 'import onnx, numpy' >/dev/null 2>&1") != 0) {
+    WARN("skipped: /usr/bin/python3 with onnx and numpy is not available");
+    return;
+  }
+  // Every family, kernel, activation, norm kind and placement, and a projection.
+  const auto a = arch({layer(16, {sa("sdp"), sa("wma"), lin("dft"), conv(5)}, {20, 8},
+                             AttnKernel::kRelu, Activation::kQuad, NormKind::kLayerNorm,
+                             NormPlacement::kPeri),
+                       layer(8, {lin("dct"), sa(), conv(3), sa("wma")}, {12}, AttnKernel::kQuad,
+                             Activation::kRelu, NormKind::kRmsNorm, NormPlacement::kPre),
+                       layer(8, {sa()}, {12}, AttnKernel::kScale, Activation::kGelu,
+                             NormKind::kNone, NormPlacement::kPost),
+                       layer(8, {sa()}, {12})});
+  auto c = small_config(8, false, 0.1f);
+  Model m(a, c, 1);
+  randomize(m, 5);
+  const Batch b = random_batch(c, 2, 6);
+  m.step(b, false, 0);
+  ExportOptions opt;
+  opt.vocab = c.vocab;
+  opt.max_positions = c.max_positions;
+  opt.num_labels = c.num_classes;
+  opt.seq = c.seq;
+  opt.weights = [&](const std::string& name, const std::vector<std::int64_t>& dims,
+                    std::vector<float>& out) { return m.export_weight(name, dims, out); };
+  const auto dir = std::filesystem::temp_directory_path() / "flexnas_model_onnx_test";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "m.onnx", std::ios::binary) << to_onnx(a, opt);
+  {
+    std::ofstream ids(dir / "ids.txt"), lg(dir / "logits.txt");
+    for (auto t : b.tokens) ids << t << ' ';
+    lg.precision(9);
+    for (Eigen::Index i = 0; i < m.logits().size(); ++i) lg << m.logits().data()[i] << ' ';
+  }
+  const std::string cmd = "/usr/bin/python3 " FLEXNAS_SOURCE_DIR "/tests/apps/onnx_numpy_eval.py " +
+                          (dir / "m.onnx").string() + " " + (dir / "ids.txt").string() + " " +
+                          (dir / "logits.txt").string() + " > " + (dir / "log.txt").string() + " 2>&1";
+  const int rc = std::system(cmd.c_str());
+  std::ifstream log(dir / "log.txt");
+  const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  INFO(text);
+  CHECK(rc == 0);
+  std::filesystem::remove_all(dir);
 }
