@@ -2,7 +2,7 @@
 // sgemm peak (a large square f32 matmul) measured in the same run, with 1 and 2 threads.
 //
 //   train_bench [--quick] [--layers N] [--hidden H] [--heads A] [--ff F] [--seq L]
-//               [--batch B] [--steps S]
+//               [--batch B] [--steps S] [--threads T]
 //
 // Default model: 4 layers of 4 sa/sdp heads, hidden 256, ff 1024, seq 128, batch 16.
 // FLOPs: the forward matmuls (input projections, scores, context, mixing output,
@@ -65,6 +65,7 @@ int int_arg(int argc, char** argv, int& i) {
 
 int main(int argc, char** argv) try {
   int layers = 4, hidden = 256, heads = 4, ff = 1024, seq = 128, batch = 16, steps = 3;
+  std::vector<int> thread_counts{1, 2};
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--quick")) {
       steps = 1;
@@ -76,6 +77,7 @@ int main(int argc, char** argv) try {
     else if (!std::strcmp(argv[i], "--seq")) seq = int_arg(argc, argv, i);
     else if (!std::strcmp(argv[i], "--batch")) batch = int_arg(argc, argv, i);
     else if (!std::strcmp(argv[i], "--steps")) steps = int_arg(argc, argv, i);
+    else if (!std::strcmp(argv[i], "--threads")) thread_counts = {int_arg(argc, argv, i)};
     else throw InputError(std::string("unknown argument ") + argv[i]);
   }
   Architecture a;
@@ -109,7 +111,7 @@ int main(int argc, char** argv) try {
               fwd * 1e-9);
   std::printf("%-7s %12s %12s %12s %12s %12s %9s\n", "threads", "sgemm GF/s", "fwd ms",
               "step ms", "step GF/s", "fwd GF/s", "of peak");
-  for (int threads : {1, 2}) {
+  for (int threads : thread_counts) {
     const double peak = sgemm_peak(threads, 2048, 3);
     cfg.threads = threads;
     Model m(a, cfg, 1);

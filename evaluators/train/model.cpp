@@ -82,6 +82,7 @@ class Blas {
         e.bias = batch == 1 ? memory::desc({1, N}, memory::data_type::f32, memory::dims{N, 1})
                             : memory::desc({1, 1, N}, memory::data_type::f32, memory::dims{N, N, 1});
       dnnl::primitive_attr attr;
+      attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
       if (acc) {
         dnnl::post_ops po;
         po.append_sum(1.f);
@@ -90,19 +91,60 @@ class Blas {
       auto d = bias ? dnnl::matmul::desc(e.a, e.b, e.bias, e.c) : dnnl::matmul::desc(e.a, e.b, e.c);
       dnnl::matmul::primitive_desc pd(d, attr, eng_);
       e.prim = dnnl::matmul(pd);
+      e.scratch = pd.scratchpad_desc();
       it = cache_.emplace(key, std::move(e)).first;
     }
     Entry& e = it->second;
+    const std::size_t need = e.scratch.get_size();
+    if (scratch_.size() < need) scratch_.resize(need);
     std::unordered_map<int, memory> args{
         {DNNL_ARG_SRC, memory(e.a, eng_, const_cast<float*>(a.p))},
         {DNNL_ARG_WEIGHTS, memory(e.b, eng_, const_cast<float*>(b.p))},
         {DNNL_ARG_DST, memory(e.c, eng_, c)}};
     if (bias) args.emplace(DNNL_ARG_BIAS, memory(e.bias, eng_, const_cast<float*>(bias)));
+    if (need) args.emplace(DNNL_ARG_SCRATCHPAD, memory(e.scratch, eng_, scratch_.data()));
     e.prim.execute(strm_, args);
     strm_.wait();
   }
 
+  // GELU (erf form) over n floats, and its backward: g = g * gelu'(z), in place. oneDNN's
+  // vectorised kernels: libm's scalar erf costs more than the feed-forward matmuls' tail.
+  void gelu(const float* z, float* h, i64 n) {
+    auto it = gelu_fwd_.find(n);
+    if (it == gelu_fwd_.end()) {
+      const memory::desc md({n}, memory::data_type::f32, memory::format_tag::a);
+      dnnl::eltwise_forward::primitive_desc pd(
+          dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_training,
+                                      dnnl::algorithm::eltwise_gelu_erf, md, 0.f, 0.f),
+          eng_);
+      dnnl::eltwise_backward::primitive_desc bpd(
+          dnnl::eltwise_backward::desc(dnnl::algorithm::eltwise_gelu_erf, md, md, 0.f, 0.f), eng_,
+          pd);
+      it = gelu_fwd_.emplace(n, std::make_pair(dnnl::eltwise_forward(pd), md)).first;
+      gelu_bwd_.emplace(n, dnnl::eltwise_backward(bpd));
+    }
+    const auto& md = it->second.second;
+    it->second.first.execute(strm_, {{DNNL_ARG_SRC, memory(md, eng_, const_cast<float*>(z))},
+                                     {DNNL_ARG_DST, memory(md, eng_, h)}});
+    strm_.wait();
+  }
+  void gelu_bwd(const float* z, float* g, i64 n) {
+    auto it = gelu_fwd_.find(n);
+    if (it == gelu_fwd_.end()) {
+      std::vector<float> tmp(uz(n));
+      gelu(z, tmp.data(), n);
+      it = gelu_fwd_.find(n);
+    }
+    const auto& md = it->second.second;
+    gelu_bwd_.at(n).execute(strm_, {{DNNL_ARG_SRC, memory(md, eng_, const_cast<float*>(z))},
+                                    {DNNL_ARG_DIFF_DST, memory(md, eng_, g)},
+                                    {DNNL_ARG_DIFF_SRC, memory(md, eng_, g)}});
+    strm_.wait();
+  }
+
  private:
+  std::map<i64, std::pair<dnnl::eltwise_forward, memory::desc>> gelu_fwd_;
+  std::map<i64, dnnl::eltwise_backward> gelu_bwd_;
   static memory::desc desc(i64 batch, bool bcast, i64 R, i64 C, i64 ld, i64 bs, bool t) {
     const memory::dims st = t ? memory::dims{1, ld} : memory::dims{ld, 1};
     if (batch == 1) return memory::desc({R, C}, memory::data_type::f32, st);
@@ -111,8 +153,9 @@ class Blas {
   }
   struct Entry {
     dnnl::matmul prim;
-    memory::desc a, b, c, bias;
+    memory::desc a, b, c, bias, scratch;
   };
+  std::vector<char> scratch_;  // one user-managed scratchpad for every primitive
   dnnl::engine eng_;
   dnnl::stream strm_;
   std::map<std::array<i64, 14>, Entry> cache_;
@@ -823,8 +866,12 @@ struct Model::Impl {
       const float* zp = f.Z[i].data();
       float* hp = f.H[i].data();
       const Activation a = f.act;
+      if (a == Activation::kGelu) {
+        blas.gelu(zp, hp, N * w);
+      } else {
 #pragma omp parallel for schedule(static)
-      for (i64 e = 0; e < N * w; ++e) hp[e] = act_f(a, zp[e]);
+        for (i64 e = 0; e < N * w; ++e) hp[e] = act_f(a, zp[e]);
+      }
       cur = hp;
       in = w;
     }
@@ -849,8 +896,12 @@ struct Model::Impl {
       if (i > 0) {
         const float* zp = f.Z[i - 1].data();
         const Activation act = f.act;
+        if (act == Activation::kGelu) {
+          blas.gelu_bwd(zp, a, N * in);
+        } else {
 #pragma omp parallel for schedule(static)
-        for (i64 e = 0; e < N * in; ++e) a[e] *= act_d(act, zp[e]);
+          for (i64 e = 0; e < N * in; ++e) a[e] *= act_d(act, zp[e]);
+        }
         dcur = a;
         std::swap(a, b);
       }

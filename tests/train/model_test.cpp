@@ -423,3 +423,23 @@ TEST_CASE("the ONNX export with the model's weights gives the model's logits", "
   CHECK(rc == 0);
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("two threads give the one-thread gradients up to rounding", "[train]") {
+  const auto a = arch({layer(16, {sa(), sa("wma"), lin("dft"), conv(3)}, {24}, AttnKernel::kSoftmax,
+                             Activation::kGelu, NormKind::kLayerNorm, NormPlacement::kPeri),
+                       layer(8, {lin("dct"), conv(5)})});
+  auto c1 = small_config(8, true, 0.2f);
+  auto c2 = c1;
+  c2.threads = 2;
+  Model m1(a, c1, 4), m2(a, c2, 4);
+  const auto b = random_batch(c1, 4, 2);
+  zero_grads(m1);
+  zero_grads(m2);
+  const double l1 = m1.step(b, true, 3).loss, l2 = m2.step(b, true, 3).loss;
+  CHECK(l1 == Approx(l2).epsilon(1e-5));
+  auto p1 = m1.params(), p2 = m2.params();
+  for (std::size_t i = 0; i < p1.size(); ++i) {
+    INFO(p1[i]->name);
+    CHECK((p1[i]->grad - p2[i]->grad).norm() <= 1e-4 * p1[i]->grad.norm() + 1e-9);
+  }
+}
