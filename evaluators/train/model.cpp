@@ -312,7 +312,7 @@ struct Model::Impl {
 
   // Per-step buffers.
   i64 B = 0, L = 0, N = 0;
-  Buf emb_sum, x0, emb_mask, first, pooled, ones, g1, g2, g3, gp, gc, dA, dq, t1, t2, ga, gb;
+  Buf emb_sum, x0, emb_mask, first, pooled, ones, g1, g2, g3, gp, gc, dA, dq, t1, t2, ga, gb, scores;
   Mat logits, dlogits;
   std::map<std::pair<int, i64>, Buf> mats;  // (kind, n): 0 dct, 1 cos, 2 sin, 3 -sin
 
@@ -576,10 +576,9 @@ struct Model::Impl {
 
   // ---- mixing ----------------------------------------------------------------------------
 
-  void attn_kernel_fwd(HeadState& hs, AttnKernel kernel, i64 d) {
+  void attn_kernel_fwd(HeadState& hs, AttnKernel kernel, i64 d, const float* S) {
     const i64 rows = B * L;
     const float scale = static_cast<float>(1 / std::sqrt(static_cast<double>(d)));
-    float* S = hs.S.data();
     float* A = hs.A.data();
     if (kernel != AttnKernel::kSoftmax && kernel != AttnKernel::kScale) ensure(hs.rs, rows);
     float* rsum = hs.rs.data();
@@ -675,10 +674,15 @@ struct Model::Impl {
                   0, nullptr, false);
           qop = {hs.qw.data(), d, L * d, false};
         }
-        ensure(hs.S, B * L * L);
+        // Raw scores are kept for backward only where the kernel needs them (relu, quad);
+        // softmax and scale backward need the probabilities alone.
+        const bool keep_s = m.kernel == AttnKernel::kRelu || m.kernel == AttnKernel::kQuad;
+        Buf& sbuf = keep_s ? hs.S : scores;
+        if (!keep_s) hs.S = Buf();
+        ensure(sbuf, B * L * L);
         ensure(hs.A, B * L * L);
-        blas.mm(B, L, L, d, qop, {k, P, L * P, true}, hs.S.data(), L, L * L, nullptr, false);
-        attn_kernel_fwd(hs, m.kernel, d);
+        blas.mm(B, L, L, d, qop, {k, P, L * P, true}, sbuf.data(), L, L * L, nullptr, false);
+        attn_kernel_fwd(hs, m.kernel, d, sbuf.data());
         blas.mm(B, L, d, L, {hs.A.data(), L, L * L, false}, {v, P, L * P, false}, out, h, L * h,
                 nullptr, false);
       } else if (hs.fam == Family::kL) {
@@ -983,16 +987,27 @@ struct Model::Impl {
   StepResult step(const Batch& bt, bool train, std::uint64_t seed) {
     const i64 Bn = bt.batch, Ln = bt.seq;
     if (Bn < 1 || Ln < 1 || Ln > cfg.max_positions)
-      throw InputError("batch: need batch >= 1 and 1 <= seq <= max positions");
-    if (bt.tokens.size() != uz(Bn * Ln)) throw InputError("batch: tokens must be batch x seq");
+      throw InputError("batch: batch " + std::to_string(Bn) + ", seq " + std::to_string(Ln) +
+                       ": need batch >= 1 and 1 <= seq <= max positions " +
+                       std::to_string(cfg.max_positions));
+    if (bt.tokens.size() != uz(Bn * Ln))
+      throw InputError("batch: " + std::to_string(bt.tokens.size()) + " tokens, expected batch x seq = " +
+                       std::to_string(Bn * Ln));
     const bool tl = cfg.token_level;
     const i64 R = tl ? Bn * Ln : Bn;  // scored rows
     if (bt.targets.size() != uz(R))
-      throw InputError("batch: targets must number " + std::to_string(R));
-    for (auto t : bt.tokens)
-      if (t < 0 || t >= cfg.vocab) throw InputError("batch: token id out of range");
-    for (auto t : bt.targets)
-      if (t < -1 || t >= cfg.num_classes) throw InputError("batch: target out of range");
+      throw InputError("batch: " + std::to_string(bt.targets.size()) + " targets, expected " +
+                       std::to_string(R) + (tl ? " (batch x seq, token level)" : " (batch)"));
+    for (std::size_t i = 0; i < bt.tokens.size(); ++i)
+      if (bt.tokens[i] < 0 || bt.tokens[i] >= cfg.vocab)
+        throw InputError("batch: token " + std::to_string(i) + " is " +
+                         std::to_string(bt.tokens[i]) + ", not in [0, vocab " +
+                         std::to_string(cfg.vocab) + ")");
+    for (std::size_t i = 0; i < bt.targets.size(); ++i)
+      if (bt.targets[i] < -1 || bt.targets[i] >= cfg.num_classes)
+        throw InputError("batch: target " + std::to_string(i) + " is " +
+                         std::to_string(bt.targets[i]) + ", not -1 or in [0, classes " +
+                         std::to_string(cfg.num_classes) + ")");
     B = Bn;
     L = Ln;
     N = B * L;

@@ -349,7 +349,17 @@ TEST_CASE("export_weight serves every learned ONNX initializer", "[train]") {
       missing.push_back(name);
     return ok;
   };
+  std::int64_t served_values = 0;
+  auto hook = opt.weights;
+  opt.weights = [&](const std::string& name, const std::vector<std::int64_t>& dims,
+                    std::vector<float>& out) {
+    const bool ok = hook(name, dims, out);
+    if (ok) served_values += static_cast<std::int64_t>(out.size());
+    return ok;
+  };
   const std::string onnx = to_onnx(a, opt);
+  // The pooled model is exactly the exported network: every value is served once.
+  CHECK(served_values == m.num_parameters());
   CHECK(!onnx.empty());
   INFO("missing: " << (missing.empty() ? std::string() : missing.front()));
   CHECK(calls == expected);
