@@ -453,3 +453,48 @@ TEST_CASE("two threads give the one-thread gradients up to rounding", "[train]")
     CHECK((p1[i]->grad - p2[i]->grad).norm() <= 1e-4 * p1[i]->grad.norm() + 1e-9);
   }
 }
+
+TEST_CASE("Adam learns a toy task: does token 1 occur in the sequence", "[train]") {
+  auto c = small_config(6);
+  c.vocab = 8;
+  c.num_classes = 2;
+  Model m(arch({layer(16, {sa(), conv(3)}, {32})}), c, 3);
+  std::mt19937_64 rng(11);
+  auto make = [&](int B) {
+    Batch b;
+    b.batch = B;
+    b.seq = c.seq;
+    for (int i = 0; i < B; ++i) {
+      const bool has = rng() % 2 == 0;
+      for (int t = 0; t < c.seq; ++t)
+        b.tokens.push_back(static_cast<std::int32_t>(2 + rng() % 6));
+      if (has) b.tokens[static_cast<std::size_t>(i * c.seq) + rng() % static_cast<unsigned>(c.seq)] = 1;
+      b.targets.push_back(has ? 1 : 0);
+    }
+    return b;
+  };
+  const Batch test = make(256);
+  const double before = m.step(test, false, 0).loss;
+  std::vector<Mat> mom, var;
+  for (Param* p : m.params()) {
+    mom.push_back(Mat::Zero(p->value.rows(), p->value.cols()));
+    var.push_back(Mat::Zero(p->value.rows(), p->value.cols()));
+  }
+  for (int s = 1; s <= 150; ++s) {
+    zero_grads(m);
+    m.step(make(32), true, static_cast<std::uint64_t>(s));
+    auto ps = m.params();
+    const float c1 = 1.f - std::pow(0.9f, static_cast<float>(s));
+    const float c2 = 1.f - std::pow(0.999f, static_cast<float>(s));
+    for (std::size_t i = 0; i < ps.size(); ++i) {
+      mom[i] = 0.9f * mom[i] + 0.1f * ps[i]->grad;
+      var[i] = 0.999f * var[i] + 0.001f * ps[i]->grad.cwiseAbs2();
+      ps[i]->value.array() -=
+          3e-3f * (mom[i].array() / c1) / ((var[i].array() / c2).sqrt() + 1e-8f);
+    }
+  }
+  const StepResult after = m.step(test, false, 0);
+  INFO("loss " << before << " -> " << after.loss << ", accuracy " << after.correct << "/256");
+  CHECK(after.loss < 0.5 * before);
+  CHECK(after.correct >= 230);
+}
