@@ -925,7 +925,12 @@ struct Model::Impl {
         f(x, s.z.data());
         apply_mask(s.mask, s.z.data(), n);
         ensure(s.s, n);
-        for (i64 i = 0; i < n; ++i) s.s[uz(i)] = x[i] + s.z[uz(i)];
+        {
+          float* sp = s.s.data();
+          const float* zp = s.z.data();
+#pragma omp parallel for schedule(static)
+          for (i64 i = 0; i < n; ++i) sp[i] = x[i] + zp[i];
+        }
         norm_fwd(s.n1, s.s.data(), y, N, h);
         break;
       case NormPlacement::kPre:
@@ -933,7 +938,11 @@ struct Model::Impl {
         norm_fwd(s.n1, x, s.u.data(), N, h);
         f(s.u.data(), s.z.data());
         apply_mask(s.mask, s.z.data(), n);
-        for (i64 i = 0; i < n; ++i) y[i] = x[i] + s.z[uz(i)];
+        {
+          const float* zp = s.z.data();
+#pragma omp parallel for schedule(static)
+          for (i64 i = 0; i < n; ++i) y[i] = x[i] + zp[i];
+        }
         break;
       case NormPlacement::kPeri:
         ensure(s.u, n);
@@ -942,7 +951,11 @@ struct Model::Impl {
         f(s.u.data(), s.z.data());
         apply_mask(s.mask, s.z.data(), n);
         norm_fwd(s.n2, s.z.data(), s.s.data(), N, h);
-        for (i64 i = 0; i < n; ++i) y[i] = x[i] + s.s[uz(i)];
+        {
+          const float* sp = s.s.data();
+#pragma omp parallel for schedule(static)
+          for (i64 i = 0; i < n; ++i) y[i] = x[i] + sp[i];
+        }
         break;
     }
   }
