@@ -24,6 +24,7 @@ struct ModelConfig {
   int num_classes = 2;      // classifier outputs
   bool token_level = false; // per-token classifier (no pooler) instead of token-0 pooling
   float dropout = 0.1f;     // after embeddings, mixing and feed-forward outputs (training only)
+  int threads = 0;          // OpenMP threads for oneDNN and the hand-written loops; 0 = all cores
 };
 
 // One learned tensor. `value` and `grad` have the same shape; vectors are 1 x n.
@@ -59,6 +60,12 @@ class Trainable {
   virtual StepResult step(const Batch& b, bool train, std::uint64_t seed) = 0;
 };
 
+// Params are named as space/export.cpp's initializers, except two that the export does not
+// have: `layerJ.mixing.in_proj.weight` [h, total] / `.bias` [1, total], all heads' input
+// projections of layer J in one matrix (per head: q, k, v columns for sa, v for l and c, in
+// head order; export_weight serves each head's [h, d] slice under its ONNX name), and
+// `classifier_token.weight` / `.bias` of the token-level head. A conv weight is stored
+// [d, k] (ONNX [d, 1, k], the same values).
 class Model : public Trainable {
  public:
   // Weights: normal(0, 0.02) per tensor from `seed`, biases 0, norm gains 1.

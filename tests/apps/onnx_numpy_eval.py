@@ -1,6 +1,9 @@
 """Runs a flexnas ONNX export with a small numpy interpreter (onnxruntime is not packaged
 for Debian 12) and checks the DFT/DCT constants against numpy's FFT.
-Usage: onnx_numpy_eval.py MODEL.onnx  (exit 0 on success)"""
+Usage: onnx_numpy_eval.py MODEL.onnx [IDS.txt LOGITS.txt]  (exit 0 on success)
+With IDS (2 x seq token ids, whitespace separated) and LOGITS (the 2 x labels logits another
+implementation computed for them, e.g. flexnas::train::Model in tests/train), the logits of
+the ONNX graph must match those (relative 1e-3 of the largest logit)."""
 import math
 import sys
 
@@ -40,6 +43,8 @@ seq = g.input[0].type.tensor_type.shape.dim[1].dim_value
 vocab = env["embeddings.word.weight"].shape[0]
 rng = np.random.default_rng(0)
 env["input_ids"] = rng.integers(0, vocab, size=(2, seq), dtype=np.int64)
+if len(sys.argv) > 3:
+    env["input_ids"] = np.loadtxt(sys.argv[2], dtype=np.int64).reshape(2, seq)
 for node in g.node:
     a = attrs(node)
     x = [env[i] for i in node.input]
@@ -92,6 +97,12 @@ out = env[g.output[0].name]
 labels = g.output[0].type.tensor_type.shape.dim[1].dim_value
 assert out.shape == (2, labels), out.shape
 assert np.all(np.isfinite(out)), out
+if len(sys.argv) > 3:
+    want = np.loadtxt(sys.argv[3], dtype=np.float64).reshape(out.shape)
+    scale = np.abs(want).max()
+    assert scale > 1e-3, want
+    assert np.abs(out - want).max() <= 1e-3 * scale, (out, want)
+    print("given logits: max |diff|", float(np.abs(out - want).max()), "max |logit|", float(scale))
 
 # BERT-like models (every head sa/sdp, softmax, gelu, layernorm, post) also against a
 # plain numpy BERT forward written from the BERT definition, using the weights by name.
