@@ -14,5 +14,6 @@ void add_latency_fit_command(CLI::App& app);
 void add_latency_commands(CLI::App& app);
 void add_report_command(CLI::App& app);
 void add_export_commands(CLI::App& app);
+void add_train_command(CLI::App& app);
 
 }  // namespace flexnas::cli

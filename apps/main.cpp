@@ -25,12 +25,15 @@ int main(int argc, char** argv) {
   flexnas::cli::add_latency_commands(app);
   flexnas::cli::add_report_command(app);
   flexnas::cli::add_export_commands(app);
+  flexnas::cli::add_train_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
+  } catch (const CLI::RuntimeError& e) {  // a command that printed its own message
+    return e.get_exit_code();
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
     std::fprintf(stderr, "flexnas: error: %s (see --help)\n", e.what());

@@ -5,6 +5,7 @@
 #include "evaluators/latency_evaluator.hpp"
 #include "evaluators/latency.hpp"
 #include "evaluators/table.hpp"
+#include "evaluators/train_evaluator.hpp"
 
 #include <chrono>
 #include <thread>
@@ -113,6 +114,7 @@ void register_builtins(EvaluatorRegistry& r) {
   register_latency_model(r);
   register_latency(r);
   register_fault(r);
+  register_train(r);
 }
 
 }  // namespace flexnas
