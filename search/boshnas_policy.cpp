@@ -9,6 +9,8 @@
 #include <limits>
 #include <set>
 
+#include <tbb/parallel_for.h>
+
 #include "search/encoder.hpp"
 #include "search/policy.hpp"
 #include "space/error.hpp"
@@ -31,6 +33,10 @@ struct BoshnasPolicyOptions {
   // over the embedding box from the best candidates, each optimum snapped to the nearest
   // unused candidate (the reference's GOBI + nearest-architecture step).
   std::string optimizer = "scan";
+  // Surrogates fitted per ask with different seeds and pooled as a mixture: mean of the
+  // means, variance = mean variance + variance of the means (a deep ensemble).
+  int ensemble = 1;
+  std::map<std::string, std::string> surrogate_options;  // surrogate.KEY=VALUE, passed on
 };
 
 class BoshnasPolicy : public Policy {
@@ -44,7 +50,7 @@ class BoshnasPolicy : public Policy {
     register_builtins(reg);
     // Validates the name now (InputError), creates fresh models per fit later.
     try {
-      reg.create(opt_.surrogate, {{"seed", std::to_string(ctx.seed % (1ULL << 62))}});
+      reg.create(opt_.surrogate, surrogate_options(ctx.seed));
     } catch (const std::exception& e) {
       throw InputError(std::string("policy boshnas: ") + e.what());
     }
@@ -69,41 +75,77 @@ class BoshnasPolicy : public Policy {
     }
     // Fit on the finished trials (loss to minimise; a random scalarisation for several
     // objectives; infeasible trials get the worst loss plus their violation).
-    std::vector<Architecture> done;
-    for (const auto& t : ok_) done.push_back(t.arch);
-    const Eigen::MatrixXd x = encoder_.encode(done);
+    const Eigen::MatrixXd& x = done_x_;  // rows of ok_, encoded once in tell()
     Eigen::VectorXd y = losses();
     SurrogateRegistry reg;
     register_builtins(reg);
-    auto model = reg.create(opt_.surrogate,
-                            {{"seed", std::to_string((ctx_.seed + fits_++) % (1ULL << 62))}});
-    model->fit(x, y);
+    std::vector<std::unique_ptr<Surrogate>> models(static_cast<std::size_t>(opt_.ensemble));
+    for (auto& m : models) m = reg.create(opt_.surrogate, surrogate_options(ctx_.seed + fits_++));
+    // Members are independent and seeded, so fitting them in parallel changes nothing.
+    tbb::parallel_for(std::size_t{0}, models.size(), [&](std::size_t i) { models[i]->fit(x, y); });
+    const Surrogate& model = *models[0];
 
-    std::vector<Architecture> cands = candidates();
-    if (cands.empty()) return out;
-    const Eigen::MatrixXd cx = encoder_.encode(cands);
-    const auto pred = model->predict(cx);
+    // Candidates: in a pool the unproposed members (rows of the pool's encoding, computed
+    // once: hashing 10^3 graphs per ask cost more than the surrogate), else fresh ones.
+    const bool in_pool = ctx_.domain->is_pool();
+    std::vector<Architecture> fresh;
+    std::vector<std::size_t> members;
+    Eigen::MatrixXd cx;
+    if (in_pool) {
+      const auto& pool = ctx_.domain->pool();
+      if (pool_x_.rows() == 0) pool_x_ = encoder_.encode(pool);
+      for (std::size_t i = 0; i < pool.size(); ++i)
+        if (!ctx_.domain->seen(ctx_.domain->pool_keys()[i])) members.push_back(i);
+      cx.resize(static_cast<Eigen::Index>(members.size()), pool_x_.cols());
+      for (std::size_t i = 0; i < members.size(); ++i)
+        cx.row(static_cast<Eigen::Index>(i)) = pool_x_.row(static_cast<Eigen::Index>(members[i]));
+    } else {
+      fresh = candidates();
+      cx = encoder_.encode(fresh);
+    }
+    const std::size_t n_cands = in_pool ? members.size() : fresh.size();
+    auto cand = [&](std::size_t i) -> const Architecture& {
+      return in_pool ? ctx_.domain->pool()[members[i]] : fresh[i];
+    };
+    if (n_cands == 0) return out;
+    Prediction pred = model.predict(cx);
+    if (models.size() > 1) {
+      const auto k = static_cast<double>(models.size());
+      Eigen::VectorXd m1 = pred.mean, m2 = pred.mean.cwiseAbs2(),
+                      ev = pred.epistemic.cwiseAbs2(), av = pred.aleatoric.cwiseAbs2();
+      for (std::size_t i = 1; i < models.size(); ++i) {
+        const Prediction p = models[i]->predict(cx);
+        m1 += p.mean;
+        m2 += p.mean.cwiseAbs2();
+        ev += p.epistemic.cwiseAbs2();
+        av += p.aleatoric.cwiseAbs2();
+      }
+      pred.mean = m1 / k;
+      const Eigen::VectorXd spread = (m2 / k - pred.mean.cwiseAbs2()).cwiseMax(0.0);
+      pred.epistemic = (ev / k + spread).cwiseSqrt();
+      pred.aleatoric = (av / k).cwiseSqrt();
+    }
     const bool converged = since_improvement_ >= opt_.patience;
-    std::vector<double> z(cands.size()), unc(cands.size());
-    for (std::size_t i = 0; i < cands.size(); ++i) {
+    std::vector<double> z(n_cands), unc(n_cands);
+    for (std::size_t i = 0; i < n_cands; ++i) {
       const auto k = static_cast<Eigen::Index>(i);
       const double sigma =
           converged ? std::hypot(pred.epistemic(k), pred.aleatoric(k)) : pred.epistemic(k);
       z[i] = pred.mean(k) - opt_.kappa * sigma;
       unc[i] = pred.epistemic(k);
     }
-    std::vector<char> used(cands.size(), 0);
+    std::vector<char> used(n_cands, 0);
     auto best_by = [&](const std::vector<double>& score, bool minimise) {
-      std::size_t arg = cands.size();
-      for (std::size_t i = 0; i < cands.size(); ++i) {
+      std::size_t arg = n_cands;
+      for (std::size_t i = 0; i < n_cands; ++i) {
         if (used[i]) continue;
-        if (arg == cands.size() || (minimise ? score[i] < score[arg] : score[i] > score[arg]))
+        if (arg == n_cands || (minimise ? score[i] < score[arg] : score[i] > score[arg]))
           arg = i;
       }
       return arg;
     };
     std::vector<std::size_t> gobi_order;  // exploit picks of optimizer=gobi, best first
-    if (opt_.optimizer == "gobi") gobi_order = gobi_picks(*model, cx, z, converged);
+    if (opt_.optimizer == "gobi") gobi_order = gobi_picks(model, cx, z, converged);
     std::size_t next_gobi = 0;
     std::uniform_real_distribution<double> u(0, 1);
     while (out.size() < n) {
@@ -112,19 +154,19 @@ class BoshnasPolicy : public Policy {
         if (!take_random()) break;
         continue;
       }
-      std::size_t i = cands.size();
+      std::size_t i = n_cands;
       if (r < opt_.p_random + opt_.p_uncertain) {
         i = best_by(unc, false);
       } else {
         while (next_gobi < gobi_order.size() && used[gobi_order[next_gobi]]) ++next_gobi;
         i = next_gobi < gobi_order.size() ? gobi_order[next_gobi] : best_by(z, true);
       }
-      if (i == cands.size()) {
+      if (i == n_cands) {
         if (!take_random()) break;
         continue;
       }
       used[i] = 1;
-      if (ctx_.domain->claim(cands[i])) out.push_back(cands[i]);
+      if (ctx_.domain->claim(cand(i))) out.push_back(cand(i));
     }
     return out;
   }
@@ -133,6 +175,9 @@ class BoshnasPolicy : public Policy {
     for (const auto& t : trials) {
       if (!t.ok()) continue;
       ok_.push_back(t);
+      const Eigen::RowVectorXd row = encoder_.encode(t.arch).transpose();
+      done_x_.conservativeResize(done_x_.rows() + 1, row.size());
+      done_x_.row(done_x_.rows() - 1) = row;
       const double l = scalar_loss(t, ctx_);
       if (l < best_loss_) {
         best_loss_ = l;
@@ -187,6 +232,12 @@ class BoshnasPolicy : public Policy {
       picks.push_back(arg);
     }
     return picks;
+  }
+
+  std::map<std::string, std::string> surrogate_options(std::uint64_t seed) const {
+    auto o = opt_.surrogate_options;
+    o["seed"] = std::to_string(seed % (1ULL << 62));
+    return o;
   }
 
   Eigen::VectorXd losses() {
@@ -251,6 +302,8 @@ class BoshnasPolicy : public Policy {
   Rng rng_;
   CandidateEncoder encoder_;
   std::vector<Trial> ok_;
+  Eigen::MatrixXd done_x_;  // encodings of ok_, row by row
+  Eigen::MatrixXd pool_x_;  // encodings of the whole pool (pool mode), on first use
   double best_loss_ = std::numeric_limits<double>::infinity();
   int since_improvement_ = 0;
   std::uint64_t fits_ = 0;
@@ -262,7 +315,14 @@ void register_boshnas_policy(PolicyRegistry& r) {
   r.add({"boshnas",
          "BOSHNAS: Bayesian neural surrogate over the embedding, optimistic acquisition, "
          "exploit/uncertain/random mix",
-         {{"surrogate", "boshnas"}, {"encoding", "embedding"}, {"init", "8"}, {"kappa", "2"}, {"optimizer", "scan"}},
+         {{"surrogate", "boshnas"},
+          {"encoding", "embedding"},
+          {"init", "8"},
+          {"kappa", "2"},
+          {"optimizer", "scan"},
+          {"p_uncertain", "0.1"},
+          {"p_random", "0.1"},
+          {"ensemble", "1"}},
          true,
          [](const PolicyContext& c, const std::map<std::string, std::string>& o) {
            BoshnasPolicyOptions opt;
@@ -274,9 +334,18 @@ void register_boshnas_policy(PolicyRegistry& r) {
            try {
              opt.init = static_cast<std::size_t>(std::stoul(o.at("init")));
              opt.kappa = std::stod(o.at("kappa"));
+             opt.p_uncertain = std::stod(o.at("p_uncertain"));
+             opt.p_random = std::stod(o.at("p_random"));
+             opt.ensemble = std::stoi(o.at("ensemble"));
            } catch (const std::exception&) {
-             throw InputError("policy boshnas: init and kappa must be numbers");
+             throw InputError("policy boshnas: init, kappa, p_uncertain, p_random and ensemble must be numbers");
            }
+           if (opt.p_uncertain < 0 || opt.p_random < 0 || opt.p_uncertain + opt.p_random > 1)
+             throw InputError("policy boshnas: p_uncertain and p_random must be >= 0 with a sum <= 1");
+           if (opt.ensemble < 1 || opt.ensemble > 64)
+             throw InputError("policy boshnas: ensemble must be 1 to 64");
+           for (const auto& [k, v] : o)
+             if (k.rfind("surrogate.", 0) == 0) opt.surrogate_options[k.substr(10)] = v;
            return std::make_unique<BoshnasPolicy>(c, opt);
          }});
 }

@@ -34,7 +34,13 @@ std::unique_ptr<Policy> PolicyRegistry::create(const std::string& text,
     throw InputError("policy " + it->name + " takes one objective; use nsga2 for several");
   std::map<std::string, std::string> opts;
   for (const auto& [k, v] : it->options) opts[k] = v;
+  const bool takes_surrogate = opts.count("surrogate") > 0;
   for (const auto& [k, v] : spec.options) {
+    // surrogate.KEY=VALUE goes to the policy's surrogate, which checks it.
+    if (takes_surrogate && k.rfind("surrogate.", 0) == 0 && k.size() > 10) {
+      opts[k] = v;
+      continue;
+    }
     if (!opts.count(k)) {
       std::string known;
       for (const auto& o : it->options) known += (known.empty() ? "" : ", ") + o.first;

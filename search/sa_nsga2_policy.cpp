@@ -23,6 +23,7 @@ struct SaNsga2Options {
   std::string surrogate = "gp";
   std::string encoding = "embedding";
   double kappa = 1;
+  std::map<std::string, std::string> surrogate_options;  // surrogate.KEY=VALUE, passed on
 };
 
 // One member of a predicted generation: an architecture and its (real or predicted)
@@ -36,6 +37,12 @@ struct Member {
 };
 
 class SaNsga2Policy : public Policy {
+  std::map<std::string, std::string> with_seed(std::uint64_t seed) const {
+    auto o = opt_.surrogate_options;
+    o["seed"] = std::to_string(seed % (1ULL << 62));
+    return o;
+  }
+
  public:
   SaNsga2Policy(const PolicyContext& ctx, SaNsga2Options opt)
       : ctx_(ctx),
@@ -45,7 +52,7 @@ class SaNsga2Policy : public Policy {
     SurrogateRegistry reg;
     register_builtins(reg);
     try {
-      reg.create(opt_.surrogate, {{"seed", "1"}});
+      reg.create(opt_.surrogate, with_seed(1));
     } catch (const std::exception& e) {
       throw InputError(std::string("policy sa-nsga2: ") + e.what());
     }
@@ -174,8 +181,7 @@ class SaNsga2Policy : public Policy {
         y(static_cast<Eigen::Index>(i)) = v;
       }
       auto model =
-          reg.create(opt_.surrogate,
-                     {{"seed", std::to_string((ctx_.seed + 7919 * fits_ + k) % (1ULL << 62))}});
+          reg.create(opt_.surrogate, with_seed(ctx_.seed + 7919 * fits_ + k));
       model->fit(x, y);
       models_.push_back(std::move(model));
     }
@@ -283,6 +289,8 @@ void register_sa_nsga2_policy(PolicyRegistry& r) {
              throw InputError("policy sa-nsga2: population must be at least 2");
            opt.surrogate = o.at("surrogate");
            opt.encoding = o.at("encoding");
+           for (const auto& [k, v] : o)
+             if (k.rfind("surrogate.", 0) == 0) opt.surrogate_options[k.substr(10)] = v;
            return std::make_unique<SaNsga2Policy>(c, opt);
          }});
 }
