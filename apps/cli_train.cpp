@@ -87,13 +87,7 @@ void add_train_command(CLI::App& app) {
     if (!a->onnx.empty() && task.token_level)
       throw InputError("train: --onnx exports the pooled classification head; task " + task.name +
                        " is a per-token task");
-    train::ModelConfig cfg;
-    cfg.vocab = task.vocab;
-    cfg.seq = task.seq;
-    cfg.num_classes = task.num_classes;
-    cfg.token_level = task.token_level;
-    cfg.dropout = a->dropout;
-    cfg.threads = a->threads;
+    const auto cfg = train::model_config_for(task, a->dropout, a->threads);
     train::Model model(arch, cfg, a->seed);
     const bool tty = stderr_is_terminal();
     if (!a->json)

@@ -150,13 +150,8 @@ class TrainEvaluator : public Evaluator {
   std::map<std::string, std::string> options() const override { return opts_; }
 
   EvalResult evaluate(const Architecture& a, const EvalContext& ctx) override {
-    train::ModelConfig cfg;
-    cfg.vocab = task_.vocab;
-    cfg.seq = task_.seq;
-    cfg.num_classes = task_.num_classes;
-    cfg.token_level = task_.token_level;
-    cfg.dropout = dropout_;
-    cfg.threads = threads_ > 0 ? threads_ : std::max(1, ctx.threads);
+    const auto cfg =
+        train::model_config_for(task_, dropout_, threads_ > 0 ? threads_ : std::max(1, ctx.threads));
     train::Model model(a, cfg, ctx.seed);
 
     fs::path dir = dir_;

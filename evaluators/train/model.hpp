@@ -27,6 +27,20 @@ struct ModelConfig {
   int threads = 0;          // OpenMP threads for oneDNN and the hand-written loops; 0 = all cores
 };
 
+// The model a task needs: its vocabulary, length, classes and head (any type with those
+// fields; train::TaskData in practice), with the given dropout and threads.
+template <class TaskT>
+ModelConfig model_config_for(const TaskT& task, float dropout, int threads) {
+  ModelConfig c;
+  c.vocab = task.vocab;
+  c.seq = task.seq;
+  c.num_classes = task.num_classes;
+  c.token_level = task.token_level;
+  c.dropout = dropout;
+  c.threads = threads;
+  return c;
+}
+
 // One learned tensor. `value` and `grad` have the same shape; vectors are 1 x n.
 struct Param {
   std::string name;  // the ONNX initializer name of space/export.cpp where one exists

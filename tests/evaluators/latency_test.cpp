@@ -18,6 +18,7 @@
 #include "evaluators/latency_table.hpp"
 #include "evaluators/onednn_encoder.hpp"
 #include "space/error.hpp"
+#include "tests/test_layers.hpp"
 
 using namespace flexnas;
 using namespace flexnas::latency;
@@ -203,18 +204,7 @@ Mat reference_layer(const Layer& l, const LayerWeights& w, const std::vector<flo
   return y;
 }
 
-Layer make_layer(int hidden, std::vector<Head> heads, std::vector<int> ff, AttnKernel k,
-                 Activation a, NormKind n, NormPlacement p) {
-  Layer l;
-  l.hidden = hidden;
-  l.heads = std::move(heads);
-  l.ff = std::move(ff);
-  l.attn_kernel = k;
-  l.activation = a;
-  l.norm = n;
-  l.norm_placement = p;
-  return l;
-}
+using test::make_layer;
 
 const Head kSdp{Family::kSa, "sdp"}, kWma{Family::kSa, "wma"}, kDft{Family::kL, "dft"},
     kDct{Family::kL, "dct"}, kC3{Family::kC, "3"}, kC5{Family::kC, "5"};

@@ -17,6 +17,7 @@
 #include "evaluators/train/model.hpp"
 #include "space/error.hpp"
 #include "space/export.hpp"
+#include "tests/test_layers.hpp"
 
 using namespace flexnas;
 using namespace flexnas::train;
@@ -27,19 +28,7 @@ Head sa(const std::string& p = "sdp") { return {Family::kSa, p}; }
 Head lin(const std::string& p) { return {Family::kL, p}; }
 Head conv(int k) { return {Family::kC, std::to_string(k)}; }
 
-Layer layer(int h, std::vector<Head> heads, std::vector<int> ff = {12},
-            AttnKernel k = AttnKernel::kSoftmax, Activation a = Activation::kGelu,
-            NormKind n = NormKind::kLayerNorm, NormPlacement p = NormPlacement::kPost) {
-  Layer l;
-  l.hidden = h;
-  l.heads = std::move(heads);
-  l.ff = std::move(ff);
-  l.attn_kernel = k;
-  l.activation = a;
-  l.norm = n;
-  l.norm_placement = p;
-  return l;
-}
+using test::make_layer;
 
 ModelConfig small_config(int seq = 7, bool token_level = false, float dropout = 0.f) {
   ModelConfig c;
@@ -160,23 +149,23 @@ Architecture arch(std::vector<Layer> ls) {
 }  // namespace
 
 TEST_CASE("gradients: embeddings, sdp attention, pooled head", "[train]") {
-  grad_check(arch({layer(8, {sa(), sa()})}), small_config());
+  grad_check(arch({make_layer(8, {sa(), sa()})}), small_config());
 }
 
 TEST_CASE("gradients: every attention kernel, sdp and wma", "[train]") {
   for (auto k : {AttnKernel::kSoftmax, AttnKernel::kRelu, AttnKernel::kQuad, AttnKernel::kScale}) {
     INFO("kernel " << to_string(k));
-    grad_check(arch({layer(8, {sa("sdp"), sa("wma")}, {12}, k)}), small_config(6));
+    grad_check(arch({make_layer(8, {sa("sdp"), sa("wma")}, {12}, k)}), small_config(6));
   }
 }
 
 TEST_CASE("gradients: linear (dft, dct) and convolution heads", "[train]") {
-  grad_check(arch({layer(8, {lin("dct"), lin("dft")})}), small_config(7));
-  grad_check(arch({layer(12, {conv(3), conv(5)})}), small_config(8));
+  grad_check(arch({make_layer(8, {lin("dct"), lin("dft")})}), small_config(7));
+  grad_check(arch({make_layer(12, {conv(3), conv(5)})}), small_config(8));
 }
 
 TEST_CASE("gradients: heterogeneous heads in one layer", "[train]") {
-  grad_check(arch({layer(16, {sa("sdp"), sa("wma"), lin("dft"), conv(3)}, {20, 8},
+  grad_check(arch({make_layer(16, {sa("sdp"), sa("wma"), lin("dft"), conv(3)}, {20, 8},
                          AttnKernel::kQuad)}),
              small_config(8));
 }
@@ -184,7 +173,7 @@ TEST_CASE("gradients: heterogeneous heads in one layer", "[train]") {
 TEST_CASE("gradients: every activation", "[train]") {
   for (auto act : {Activation::kGelu, Activation::kRelu, Activation::kQuad}) {
     INFO("activation " << to_string(act));
-    grad_check(arch({layer(8, {sa()}, {10, 6}, AttnKernel::kSoftmax, act)}), small_config(6));
+    grad_check(arch({make_layer(8, {sa()}, {10, 6}, AttnKernel::kSoftmax, act)}), small_config(6));
   }
 }
 
@@ -192,19 +181,19 @@ TEST_CASE("gradients: every norm kind and placement", "[train]") {
   for (auto n : {NormKind::kLayerNorm, NormKind::kRmsNorm, NormKind::kNone})
     for (auto p : {NormPlacement::kPost, NormPlacement::kPre, NormPlacement::kPeri}) {
       INFO("norm " << to_string(n) << " at " << to_string(p));
-      grad_check(arch({layer(8, {sa(), conv(3)}, {12}, AttnKernel::kSoftmax, Activation::kGelu,
+      grad_check(arch({make_layer(8, {sa(), conv(3)}, {12}, AttnKernel::kSoftmax, Activation::kGelu,
                              n, p)}),
                  small_config(6));
     }
 }
 
 TEST_CASE("gradients: width-changing projections, token-level head, dropout", "[train]") {
-  const auto a = arch({layer(8, {sa(), lin("dct")}), layer(12, {sa("wma"), conv(5)}),
-                       layer(8, {sa()}, {8}, AttnKernel::kRelu, Activation::kRelu,
+  const auto a = arch({make_layer(8, {sa(), lin("dct")}), make_layer(12, {sa("wma"), conv(5)}),
+                       make_layer(8, {sa()}, {8}, AttnKernel::kRelu, Activation::kRelu,
                              NormKind::kRmsNorm, NormPlacement::kPre)});
   SECTION("pooled") { grad_check(a, small_config(7)); }
   SECTION("token level") { grad_check(a, small_config(7, true)); }
-  SECTION("dropout") grad_check(arch({layer(8, {sa(), lin("dft")}, {12}, AttnKernel::kSoftmax, Activation::kGelu,
+  SECTION("dropout") grad_check(arch({make_layer(8, {sa(), lin("dft")}, {12}, AttnKernel::kSoftmax, Activation::kGelu,
                          NormKind::kLayerNorm, NormPlacement::kPeri)}),
              small_config(6, false, 0.3f));
 }
@@ -225,7 +214,7 @@ std::vector<double> train_a_little(Model& m, const ModelConfig& c) {
 }  // namespace
 
 TEST_CASE("one thread: the same seed gives bit-identical losses and weights", "[train]") {
-  const auto a = arch({layer(16, {sa(), sa("wma"), lin("dft"), conv(3)}), layer(8, {sa()})});
+  const auto a = arch({make_layer(16, {sa(), sa("wma"), lin("dft"), conv(3)}), make_layer(8, {sa()})});
   const auto c = small_config(8, false, 0.1f);
   Model m1(a, c, 5), m2(a, c, 5);
   const auto l1 = train_a_little(m1, c);
@@ -243,7 +232,7 @@ TEST_CASE("one thread: the same seed gives bit-identical losses and weights", "[
 }
 
 TEST_CASE("inference: no dropout, the logits do not depend on the seed", "[train]") {
-  const auto a = arch({layer(8, {sa(), conv(3)})});
+  const auto a = arch({make_layer(8, {sa(), conv(3)})});
   const auto c = small_config(6, false, 0.5f);
   Model m(a, c, 1);
   const auto b = random_batch(c, 2, 3);
@@ -256,7 +245,7 @@ TEST_CASE("inference: no dropout, the logits do not depend on the seed", "[train
 }
 
 TEST_CASE("checkpoints: save and load round trip; a wrong file is an InputError", "[train]") {
-  const auto a = arch({layer(8, {sa(), lin("dct")}), layer(12, {conv(3)})});
+  const auto a = arch({make_layer(8, {sa(), lin("dct")}), make_layer(12, {conv(3)})});
   const auto c = small_config();
   Model m(a, c, 3);
   randomize(m, 4);
@@ -269,7 +258,7 @@ TEST_CASE("checkpoints: save and load round trip; a wrong file is an InputError"
   const auto b = random_batch(c, 2, 1);
   CHECK(m.step(b, false, 0).loss == m2.step(b, false, 0).loss);
 
-  Model other(arch({layer(8, {sa()})}), c, 3);
+  Model other(arch({make_layer(8, {sa()})}), c, 3);
   CHECK_THROWS_AS(other.load(path.string()), InputError);
   const auto junk = std::filesystem::temp_directory_path() / "flexnas_model_test.junk";
   std::ofstream(junk) << "not a checkpoint";
@@ -281,15 +270,15 @@ TEST_CASE("checkpoints: save and load round trip; a wrong file is an InputError"
 }
 
 TEST_CASE("transfer_from copies the embeddings and the leading identical layers", "[train]") {
-  const Layer l0 = layer(8, {sa(), lin("dct")});
-  const Layer l1 = layer(8, {conv(3), sa("wma")});
+  const Layer l0 = make_layer(8, {sa(), lin("dct")});
+  const Layer l1 = make_layer(8, {conv(3), sa("wma")});
   const auto c = small_config();
-  Model donor(arch({l0, l1, layer(8, {sa()})}), c, 1);
+  Model donor(arch({l0, l1, make_layer(8, {sa()})}), c, 1);
   randomize(donor, 2);
   const auto path = std::filesystem::temp_directory_path() / "flexnas_model_donor.ckpt";
   donor.save(path.string());
-  Model m(arch({l0, l1, layer(8, {sa(), sa()}), layer(8, {sa()})}), c, 5);
-  Model fresh(arch({l0, l1, layer(8, {sa(), sa()}), layer(8, {sa()})}), c, 5);
+  Model m(arch({l0, l1, make_layer(8, {sa(), sa()}), make_layer(8, {sa()})}), c, 5);
+  Model fresh(arch({l0, l1, make_layer(8, {sa(), sa()}), make_layer(8, {sa()})}), c, 5);
   CHECK(m.transfer_from(path.string()) == 2);
   std::map<std::string, const Param*> d;
   for (Param* p : donor.params()) d[p->name] = p;
@@ -310,16 +299,16 @@ TEST_CASE("transfer_from copies the embeddings and the leading identical layers"
     }
   }
   CHECK(copied > 10);
-  Model unrelated(arch({layer(8, {conv(5)})}), c, 5);
+  Model unrelated(arch({make_layer(8, {conv(5)})}), c, 5);
   CHECK(unrelated.transfer_from(path.string()) == 0);
   std::filesystem::remove(path);
 }
 
 TEST_CASE("export_weight serves every learned ONNX initializer", "[train]") {
-  const auto a = arch({layer(16, {sa("sdp"), sa("wma"), lin("dft"), conv(5)}, {20, 8},
+  const auto a = arch({make_layer(16, {sa("sdp"), sa("wma"), lin("dft"), conv(5)}, {20, 8},
                              AttnKernel::kRelu, Activation::kQuad, NormKind::kLayerNorm,
                              NormPlacement::kPeri),
-                       layer(8, {lin("dct"), sa()}, {12}, AttnKernel::kSoftmax, Activation::kGelu,
+                       make_layer(8, {lin("dct"), sa()}, {12}, AttnKernel::kSoftmax, Activation::kGelu,
                              NormKind::kRmsNorm, NormPlacement::kPre)});
   auto c = small_config(8);
   c.max_positions = 8;
@@ -379,7 +368,7 @@ TEST_CASE("export_weight serves every learned ONNX initializer", "[train]") {
 
 TEST_CASE("bad batches are InputErrors", "[train]") {
   const auto c = small_config(6);
-  Model m(arch({layer(8, {sa()})}), c, 1);
+  Model m(arch({make_layer(8, {sa()})}), c, 1);
   auto b = random_batch(c, 2, 1);
   b.tokens[0] = 99;
   CHECK_THROWS_AS(m.step(b, false, 0), InputError);
@@ -394,14 +383,14 @@ TEST_CASE("the ONNX export with the model's weights gives the model's logits", "
     return;
   }
   // Every family, kernel, activation, norm kind and placement, and a projection.
-  const auto a = arch({layer(16, {sa("sdp"), sa("wma"), lin("dft"), conv(5)}, {20, 8},
+  const auto a = arch({make_layer(16, {sa("sdp"), sa("wma"), lin("dft"), conv(5)}, {20, 8},
                              AttnKernel::kRelu, Activation::kQuad, NormKind::kLayerNorm,
                              NormPlacement::kPeri),
-                       layer(8, {lin("dct"), sa(), conv(3), sa("wma")}, {12}, AttnKernel::kQuad,
+                       make_layer(8, {lin("dct"), sa(), conv(3), sa("wma")}, {12}, AttnKernel::kQuad,
                              Activation::kRelu, NormKind::kRmsNorm, NormPlacement::kPre),
-                       layer(8, {sa()}, {12}, AttnKernel::kScale, Activation::kGelu,
+                       make_layer(8, {sa()}, {12}, AttnKernel::kScale, Activation::kGelu,
                              NormKind::kNone, NormPlacement::kPost),
-                       layer(8, {sa()}, {12})});
+                       make_layer(8, {sa()}, {12})});
   auto c = small_config(8, false, 0.1f);
   Model m(a, c, 1);
   randomize(m, 5);
@@ -435,9 +424,9 @@ TEST_CASE("the ONNX export with the model's weights gives the model's logits", "
 }
 
 TEST_CASE("two threads give the one-thread gradients up to rounding", "[train]") {
-  const auto a = arch({layer(16, {sa(), sa("wma"), lin("dft"), conv(3)}, {24}, AttnKernel::kSoftmax,
+  const auto a = arch({make_layer(16, {sa(), sa("wma"), lin("dft"), conv(3)}, {24}, AttnKernel::kSoftmax,
                              Activation::kGelu, NormKind::kLayerNorm, NormPlacement::kPeri),
-                       layer(8, {lin("dct"), conv(5)})});
+                       make_layer(8, {lin("dct"), conv(5)})});
   auto c1 = small_config(8, true, 0.2f);
   auto c2 = c1;
   c2.threads = 2;
@@ -458,7 +447,7 @@ TEST_CASE("Adam learns a toy task: does token 1 occur in the sequence", "[train]
   auto c = small_config(6);
   c.vocab = 8;
   c.num_classes = 2;
-  Model m(arch({layer(16, {sa(), conv(3)}, {32})}), c, 3);
+  Model m(arch({make_layer(16, {sa(), conv(3)}, {32})}), c, 3);
   std::mt19937_64 rng(11);
   auto make = [&](int B) {
     Batch b;
