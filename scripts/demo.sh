@@ -47,7 +47,15 @@ rm -rf "$out/study"
 "$flexnas" export --study "$out/study" --what best --format flexibert -o "$out/best-model.json"
 "$flexnas" report --study "$out/study" -o "$out/report.html"
 
-step "the most accurate architecture, trained again with its loss curve and checkpoint"
+step "the most accurate architecture, trained again from scratch with its loss curve and checkpoint"
+# In the search this candidate may have started from layers of an earlier one (knowledge
+# transfer) and trained half as long: its accuracy there includes that head start, so from
+# scratch it can end lower.
+field() { sed -n "s/^ *\"$1\": *\([0-9.]*\).*/\1/p" "$out/study/best.json" | head -n 1; }
+moved=$(field transferred_layers)
+if [ -n "$moved" ] && [ "${moved%%.*}" != 0 ]; then
+  echo "(in the search: accuracy $(field accuracy) after $(field train_steps | sed 's/\.0*$//') steps on top of ${moved%%.*} transferred layer(s))"
+fi
 "$flexnas" train --model "@$out/best-model.json" -O task=mqar -O seq=32 -O kv_pairs=4 -O vocab_size=32 \
   -O steps=600 -O lr=3e-3 --save "$out/best.ckpt" --curve "$out/best-loss.csv"
 
