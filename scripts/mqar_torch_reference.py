@@ -8,7 +8,9 @@ positions, embedding LayerNorm, GELU, N(0, 0.02) weights), trained with the same
 (AdamW, 10 % warm-up then linear decay, gradient-norm clip 1, no dropout). It answers one
 question: is a plateau seen in flexnas a property of the task and recipe, or of the
 trainer? Not part of the product or of the tests; needs python3-torch (Debian:
-`apt-get install python3-torch`), which the setup does not install. docs/trainer.md has
+`apt-get install python3-torch`), which the setup does not install; Debian's torch uses
+the system BLAS, so install libopenblas0-pthread too or it runs about ten times slower
+(with it, 1,000 steps take about a minute on one core). docs/trainer.md has
 what it showed.
 
 usage: mqar_torch_reference.py [--pairs 2] [--steps 1000] [--lr 1e-3] [--seed 1]
