@@ -927,6 +927,7 @@ Timing measure_model(const Architecture& a, const RunShape& s, const MeasureOpti
 
 std::vector<std::vector<double>> time_rounds(const std::vector<TimedNet*>& nets,
                                              const MeasureOptions& m, int rounds) {
+  for (auto* n : nets) n->time(m);  // untimed round
   std::vector<std::vector<double>> out(nets.size());
   for (int r = 0; r < rounds; ++r)
     for (std::size_t i = 0; i < nets.size(); ++i) out[i].push_back(nets[i]->time(m).median_ms);

@@ -139,6 +139,8 @@ TimedNet build_model(const Architecture& a, const RunShape& s);
 
 // Times the nets in `rounds` alternating rounds (every net once per round) so that slow
 // changes of the machine's load affect all alike; result[i][r]: net i's median in round r.
+// One untimed round runs first: in their first rounds freshly built nets (page faults,
+// oneDNN's kernel cache, clock ramp-up) made two builds of one layer differ by 7-14 %.
 std::vector<std::vector<double>> time_rounds(const std::vector<TimedNet*>& nets,
                                              const MeasureOptions& m, int rounds);
 

@@ -442,9 +442,8 @@ TEST_CASE("Latency_evaluator_options", "[latency]") {
 // Acceptance checks with timing. CI runs the tests on two shared cores next to another test
 // binary, so these time one thread's CPU time (clock cpu: time slices lost to other processes
 // are not counted), interleave the nets being compared in rounds (slow load changes hit all
-// alike), take medians, use shapes of a few ms per run and allow three attempts. Each attempt
-// starts with one untimed round: without it a freshly built pair differed by 7-14 % in about
-// half of the first attempts, with it by 0.2-4 %.
+// alike; time_rounds runs one untimed round first), take medians, use shapes of a few ms per
+// run and allow three attempts.
 namespace {
 MeasureOptions acceptance_options() {
   MeasureOptions m;
@@ -470,9 +469,6 @@ TEST_CASE("Latency_of_one_layer_repeats_within_5_percent", "[latency]") {
   for (int attempt = 0; attempt < 3 && diff >= 0.05; ++attempt) {
     // Two independent measurements: each builds its own primitives and buffers.
     auto a = build_layer(l, s), b = build_layer(l, s);
-    // One untimed round first: the first runs of a freshly built pair (page faults,
-    // oneDNN's kernel cache, clock ramp-up) are what a user's warm-up absorbs too.
-    time_rounds({&a, &b}, acceptance_options(), 1);
     const auto r = time_rounds({&a, &b}, acceptance_options(), 5);
     const double ma = median_of(r[0]), mb = median_of(r[1]);
     diff = std::abs(ma - mb) / std::min(ma, mb);
@@ -497,7 +493,6 @@ TEST_CASE("Latency_table_predicts_whole_model_within_10_percent", "[latency]") {
     nets.push_back(build_model(a, s));
     std::vector<TimedNet*> ptrs;
     for (auto& n : nets) ptrs.push_back(&n);
-    time_rounds(ptrs, acceptance_options(), 1);  // untimed, as above
     const auto r = time_rounds(ptrs, acceptance_options(), 5);
     std::vector<double> ratio;
     for (std::size_t k = 0; k < r[0].size(); ++k) {
