@@ -71,19 +71,22 @@ timeout 60 mpirun --oversubscribe --allow-run-as-root -n 2 "$flexnas" search --s
 { [[ $rc -eq 2 ]] && grep -q "^flexnas: error: objective 'nope' is provided by no evaluator" err.txt; } ||
   bad "bad input under mpirun: rc=$rc $(head -3 err.txt)"
 
-# Speed-up: 2 worker ranks against 1 on sleep:ms=100 (wall time, mpirun start included).
-sargs=(--space flexibert-test --evaluator sleep:ms=100 --objective sleep_ms:min --budget 24 --seed 3)
+# Speed-up: 2 worker ranks against 1 on sleep:ms=250 (wall time, mpirun start-up included).
+# The sleep is long enough that start-up (1-3 s under the ASan suite at ctest -j2) does not
+# swallow the gain: ideal 7 s against 4 s with 1 s start-up, 9 s against 6 s with 3 s.
+# The issue asks for "faster"; > 1.2x leaves room for a loaded machine.
+sargs=(--space flexibert-test --evaluator sleep:ms=250 --objective sleep_ms:min --budget 24 --seed 3)
 t0=$(date +%s.%N)
 "${mpi[@]}" -n 2 "$flexnas" search "${sargs[@]}" --executor mpi --out s1 >/dev/null 2>&1 || bad "1 worker"
 t1=$(date +%s.%N)
 "${mpi[@]}" -n 3 "$flexnas" search "${sargs[@]}" --executor mpi --out s2 >/dev/null 2>&1 || bad "2 workers"
 t2=$(date +%s.%N)
-python3 - "$t0" "$t1" "$t2" <<'PY' || bad "2 workers are not > 1.3x faster than 1"
+python3 - "$t0" "$t1" "$t2" <<'PY' || bad "2 workers are not > 1.2x faster than 1"
 import sys
 t0, t1, t2 = map(float, sys.argv[1:])
 r = (t1 - t0) / (t2 - t1)
-print(f"speed-up, 24 trials of sleep:ms=100: 1 worker {t1 - t0:.2f} s, 2 workers {t2 - t1:.2f} s, ratio {r:.2f}x")
-sys.exit(0 if r > 1.3 else 1)
+print(f"speed-up, 24 trials of sleep:ms=250: 1 worker {t1 - t0:.2f} s, 2 workers {t2 - t1:.2f} s, ratio {r:.2f}x")
+sys.exit(0 if r > 1.2 else 1)
 PY
 
 if [[ $fail -ne 0 ]]; then echo "$fail failures"; exit 1; fi
