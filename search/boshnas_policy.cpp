@@ -92,13 +92,9 @@ class BoshnasPolicy : public Policy {
     std::vector<std::size_t> members;
     Eigen::MatrixXd cx;
     if (in_pool) {
-      const auto& pool = ctx_.domain->pool();
-      if (pool_x_.rows() == 0) pool_x_ = encoder_.encode(pool);
-      for (std::size_t i = 0; i < pool.size(); ++i)
+      for (std::size_t i = 0; i < ctx_.domain->pool().size(); ++i)
         if (!ctx_.domain->seen(ctx_.domain->pool_keys()[i])) members.push_back(i);
-      cx.resize(static_cast<Eigen::Index>(members.size()), pool_x_.cols());
-      for (std::size_t i = 0; i < members.size(); ++i)
-        cx.row(static_cast<Eigen::Index>(i)) = pool_x_.row(static_cast<Eigen::Index>(members[i]));
+      cx = encoder_.encode_pool(members);
     } else {
       fresh = candidates();
       cx = encoder_.encode(fresh);
@@ -303,7 +299,6 @@ class BoshnasPolicy : public Policy {
   CandidateEncoder encoder_;
   std::vector<Trial> ok_;
   Eigen::MatrixXd done_x_;  // encodings of ok_, row by row
-  Eigen::MatrixXd pool_x_;  // encodings of the whole pool (pool mode), on first use
   double best_loss_ = std::numeric_limits<double>::infinity();
   int since_improvement_ = 0;
   std::uint64_t fits_ = 0;

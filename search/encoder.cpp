@@ -69,4 +69,12 @@ Eigen::MatrixXd CandidateEncoder::encode(const std::vector<Architecture>& archs)
   return x;
 }
 
+Eigen::MatrixXd CandidateEncoder::encode_pool(const std::vector<std::size_t>& members) {
+  if (pool_x_.rows() == 0) pool_x_ = encode(domain_.pool());
+  Eigen::MatrixXd x(static_cast<Eigen::Index>(members.size()), dim_);
+  for (std::size_t i = 0; i < members.size(); ++i)
+    x.row(static_cast<Eigen::Index>(i)) = pool_x_.row(static_cast<Eigen::Index>(members.at(i)));
+  return x;
+}
+
 }  // namespace flexnas

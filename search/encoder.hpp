@@ -25,6 +25,10 @@ class CandidateEncoder {
   Eigen::VectorXd encode(const Architecture& a);
   // Rows for several architectures; out-of-sample embeddings computed in parallel.
   Eigen::MatrixXd encode(const std::vector<Architecture>& archs);
+  // Rows of pool members given by their index in domain.pool() (pool mode only). The whole
+  // pool is encoded once, on first use: hashing 10^3 graphs on every ask cost a policy more
+  // than fitting its surrogate.
+  Eigen::MatrixXd encode_pool(const std::vector<std::size_t>& members);
   const std::string& encoding() const { return encoding_; }
 
  private:
@@ -33,6 +37,7 @@ class CandidateEncoder {
   std::shared_ptr<const Embedding> space_embedding_;
   Eigen::Index dim_ = 0;
   std::unordered_map<std::string, Eigen::VectorXd> cache_;
+  Eigen::MatrixXd pool_x_;  // encode_pool: every pool member, on first use
 };
 
 }  // namespace flexnas

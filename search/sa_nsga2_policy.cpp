@@ -105,7 +105,7 @@ class SaNsga2Policy : public Policy {
         keys.push_back(std::move(k));
       }
       if (kids.empty()) break;
-      auto children = predict(kids, keys);
+      auto children = predict(kids, keys, encoder_.encode(kids));
       auto all = pop;
       all.insert(all.end(), children.begin(), children.end());
       pop = select(std::move(all));
@@ -127,8 +127,13 @@ class SaNsga2Policy : public Policy {
   }
 
   void tell(const std::vector<Trial>& trials) override {
-    for (const auto& t : trials)
-      if (t.ok()) ok_.push_back(t);
+    for (const auto& t : trials) {
+      if (!t.ok()) continue;
+      ok_.push_back(t);
+      const Eigen::RowVectorXd row = encoder_.encode(t.arch).transpose();
+      done_x_.conservativeResize(done_x_.rows() + 1, row.size());
+      done_x_.row(done_x_.rows() - 1) = row;
+    }
   }
 
  private:
@@ -139,17 +144,19 @@ class SaNsga2Policy : public Policy {
   std::vector<Architecture> ask_pool(std::size_t n) {
     std::vector<Architecture> cands;
     std::vector<std::string> keys;
+    std::vector<std::size_t> members;
     const auto& pool = ctx_.domain->pool();
     for (std::size_t i = 0; i < pool.size(); ++i)
       if (!ctx_.domain->seen(ctx_.domain->pool_keys()[i])) {
         cands.push_back(pool[i]);
         keys.push_back(ctx_.domain->pool_keys()[i]);
+        members.push_back(i);
       }
     std::vector<Member> all;
     for (const auto& t : ok_)
       all.push_back({t.arch, t.hash, to_minimise(t.values, ctx_.objectives), total_violation(t.values, ctx_.constraints),
                      true});
-    for (auto& m : predict(cands, keys)) all.push_back(std::move(m));
+    for (auto& m : predict(cands, keys, encoder_.encode_pool(members))) all.push_back(std::move(m));
     std::vector<Architecture> out;
     for (auto& m : select_all(std::move(all))) {
       if (out.size() >= n) break;
@@ -160,9 +167,7 @@ class SaNsga2Policy : public Policy {
 
   // One model per minimised objective, then one per constrained value.
   void fit_models() {
-    std::vector<Architecture> done;
-    for (const auto& t : ok_) done.push_back(t.arch);
-    const Eigen::MatrixXd x = encoder_.encode(done);
+    const Eigen::MatrixXd& x = done_x_;  // rows of ok_, encoded once in tell()
     SurrogateRegistry reg;
     register_builtins(reg);
     models_.clear();
@@ -188,9 +193,9 @@ class SaNsga2Policy : public Policy {
     ++fits_;
   }
 
+  // `x`: the encodings of `archs`, one row each.
   std::vector<Member> predict(const std::vector<Architecture>& archs,
-                              const std::vector<std::string>& keys) {
-    const Eigen::MatrixXd x = encoder_.encode(archs);
+                              const std::vector<std::string>& keys, const Eigen::MatrixXd& x) {
     const std::size_t m = ctx_.objectives.size();
     std::vector<Member> out(archs.size());
     for (std::size_t i = 0; i < archs.size(); ++i) {
@@ -249,6 +254,7 @@ class SaNsga2Policy : public Policy {
   Rng rng_;
   CandidateEncoder encoder_;
   std::vector<Trial> ok_;
+  Eigen::MatrixXd done_x_;  // encodings of ok_, row by row as they are told
   std::vector<std::unique_ptr<Surrogate>> models_;
   std::uint64_t fits_ = 0;
 };
