@@ -69,6 +69,12 @@ Eigen::MatrixXd CandidateEncoder::encode(const std::vector<Architecture>& archs)
   return x;
 }
 
+void CandidateEncoder::append(const Architecture& a, Eigen::MatrixXd& rows) {
+  const Eigen::RowVectorXd row = encode(a).transpose();
+  rows.conservativeResize(rows.rows() + 1, row.size());
+  rows.row(rows.rows() - 1) = row;
+}
+
 Eigen::MatrixXd CandidateEncoder::encode_pool(const std::vector<std::size_t>& members) {
   if (pool_x_.rows() == 0) pool_x_ = encode(domain_.pool());
   Eigen::MatrixXd x(static_cast<Eigen::Index>(members.size()), dim_);

@@ -23,6 +23,9 @@ class CandidateEncoder {
                    const std::string& who);
   Eigen::Index dim() const { return dim_; }
   Eigen::VectorXd encode(const Architecture& a);
+  // Appends the encoding of `a` to `rows` as a new last row (the finished trials a policy
+  // learns on, encoded once as they are told).
+  void append(const Architecture& a, Eigen::MatrixXd& rows);
   // Rows for several architectures; out-of-sample embeddings computed in parallel.
   Eigen::MatrixXd encode(const std::vector<Architecture>& archs);
   // Rows of pool members given by their index in domain.pool() (pool mode only). The whole

@@ -130,9 +130,7 @@ class SaNsga2Policy : public Policy {
     for (const auto& t : trials) {
       if (!t.ok()) continue;
       ok_.push_back(t);
-      const Eigen::RowVectorXd row = encoder_.encode(t.arch).transpose();
-      done_x_.conservativeResize(done_x_.rows() + 1, row.size());
-      done_x_.row(done_x_.rows() - 1) = row;
+      encoder_.append(t.arch, done_x_);
     }
   }
 
