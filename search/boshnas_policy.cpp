@@ -107,8 +107,8 @@ class BoshnasPolicy : public Policy {
     Prediction pred = model.predict(cx);
     if (models.size() > 1) {
       const auto k = static_cast<double>(models.size());
-      Eigen::VectorXd m1 = pred.mean, m2 = pred.mean.cwiseAbs2(),
-                      ev = pred.epistemic.cwiseAbs2(), av = pred.aleatoric.cwiseAbs2();
+      Eigen::VectorXd m1 = pred.mean, m2 = pred.mean.cwiseAbs2(), ev = pred.epistemic.cwiseAbs2(),
+                      av = pred.aleatoric.cwiseAbs2();
       for (std::size_t i = 1; i < models.size(); ++i) {
         const Prediction p = models[i]->predict(cx);
         m1 += p.mean;
@@ -135,8 +135,7 @@ class BoshnasPolicy : public Policy {
       std::size_t arg = n_cands;
       for (std::size_t i = 0; i < n_cands; ++i) {
         if (used[i]) continue;
-        if (arg == n_cands || (minimise ? score[i] < score[arg] : score[i] > score[arg]))
-          arg = i;
+        if (arg == n_cands || (minimise ? score[i] < score[arg] : score[i] > score[arg])) arg = i;
       }
       return arg;
     };
@@ -186,15 +185,18 @@ class BoshnasPolicy : public Policy {
   // GOBI: minimise z = mu - kappa sigma over the box spanned by the candidates with
   // AdaHessian, from the 8 candidates of lowest z; each optimum (best first) is snapped to
   // the nearest candidate not yet picked.
-  std::vector<std::size_t> gobi_picks(const Surrogate& model, const Eigen::MatrixXd& cx, const std::vector<double>& z,
-                                      bool converged) {
+  std::vector<std::size_t> gobi_picks(const Surrogate& model, const Eigen::MatrixXd& cx,
+                                      const std::vector<double>& z, bool converged) {
     std::vector<std::size_t> order(z.size());
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return z[a] < z[b]; });
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return z[a] < z[b]; });
     const std::size_t k = std::min<std::size_t>(8, order.size());
     Eigen::MatrixXd starts(static_cast<Eigen::Index>(k), cx.cols());
-    for (std::size_t i = 0; i < k; ++i) starts.row(static_cast<Eigen::Index>(i)) = cx.row(static_cast<Eigen::Index>(order[i]));
-    const Eigen::VectorXd lo = cx.colwise().minCoeff().transpose(), hi = cx.colwise().maxCoeff().transpose();
+    for (std::size_t i = 0; i < k; ++i)
+      starts.row(static_cast<Eigen::Index>(i)) = cx.row(static_cast<Eigen::Index>(order[i]));
+    const Eigen::VectorXd lo = cx.colwise().minCoeff().transpose(),
+                          hi = cx.colwise().maxCoeff().transpose();
     UpperConfidenceBound ucb(opt_.kappa);
     AcquisitionFunction f(model, ucb, converged ? Uncertainty::kTotal : Uncertainty::kEpistemic);
     GobiOptions go;
@@ -205,8 +207,9 @@ class BoshnasPolicy : public Policy {
     const auto r = gobi_minimise(f, lo, hi, starts, go);
     std::vector<std::size_t> starts_order(k);
     for (std::size_t i = 0; i < k; ++i) starts_order[i] = i;
-    std::stable_sort(starts_order.begin(), starts_order.end(),
-                     [&](std::size_t a, std::size_t b) { return r.value(static_cast<Eigen::Index>(a)) < r.value(static_cast<Eigen::Index>(b)); });
+    std::stable_sort(starts_order.begin(), starts_order.end(), [&](std::size_t a, std::size_t b) {
+      return r.value(static_cast<Eigen::Index>(a)) < r.value(static_cast<Eigen::Index>(b));
+    });
     std::vector<std::size_t> picks;
     std::vector<char> taken(z.size(), 0);
     for (std::size_t s : starts_order) {
@@ -323,7 +326,8 @@ void register_boshnas_policy(PolicyRegistry& r) {
            opt.encoding = o.at("encoding");
            opt.optimizer = o.at("optimizer");
            if (opt.optimizer != "scan" && opt.optimizer != "gobi")
-             throw InputError("policy boshnas: optimizer=" + opt.optimizer + " is not scan or gobi");
+             throw InputError("policy boshnas: optimizer=" + opt.optimizer +
+                              " is not scan or gobi");
            try {
              opt.init = static_cast<std::size_t>(std::stoul(o.at("init")));
              opt.kappa = std::stod(o.at("kappa"));
@@ -331,10 +335,12 @@ void register_boshnas_policy(PolicyRegistry& r) {
              opt.p_random = std::stod(o.at("p_random"));
              opt.ensemble = std::stoi(o.at("ensemble"));
            } catch (const std::exception&) {
-             throw InputError("policy boshnas: init, kappa, p_uncertain, p_random and ensemble must be numbers");
+             throw InputError(
+                 "policy boshnas: init, kappa, p_uncertain, p_random and ensemble must be numbers");
            }
            if (opt.p_uncertain < 0 || opt.p_random < 0 || opt.p_uncertain + opt.p_random > 1)
-             throw InputError("policy boshnas: p_uncertain and p_random must be >= 0 with a sum <= 1");
+             throw InputError(
+                 "policy boshnas: p_uncertain and p_random must be >= 0 with a sum <= 1");
            if (opt.ensemble < 1 || opt.ensemble > 64)
              throw InputError("policy boshnas: ensemble must be 1 to 64");
            for (const auto& [k, v] : o)

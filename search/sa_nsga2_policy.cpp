@@ -152,8 +152,8 @@ class SaNsga2Policy : public Policy {
       }
     std::vector<Member> all;
     for (const auto& t : ok_)
-      all.push_back({t.arch, t.hash, to_minimise(t.values, ctx_.objectives), total_violation(t.values, ctx_.constraints),
-                     true});
+      all.push_back({t.arch, t.hash, to_minimise(t.values, ctx_.objectives),
+                     total_violation(t.values, ctx_.constraints), true});
     for (auto& m : predict(cands, keys, encoder_.encode_pool(members))) all.push_back(std::move(m));
     std::vector<Architecture> out;
     for (auto& m : select_all(std::move(all))) {
@@ -183,8 +183,7 @@ class SaNsga2Policy : public Policy {
         }
         y(static_cast<Eigen::Index>(i)) = v;
       }
-      auto model =
-          reg.create(opt_.surrogate, with_seed(ctx_.seed + 7919 * fits_ + k));
+      auto model = reg.create(opt_.surrogate, with_seed(ctx_.seed + 7919 * fits_ + k));
       model->fit(x, y);
       models_.push_back(std::move(model));
     }
