@@ -468,11 +468,18 @@ TEST_CASE("Latency_of_one_layer_repeats_within_5_percent", "[latency]") {
   double diff = 1;
   for (int attempt = 0; attempt < 3 && diff >= 0.05; ++attempt) {
     // Two independent measurements: each builds its own primitives and buffers.
+    // Compared round by round (the two runs of a round are adjacent in time, so a slow
+    // phase, e.g. a busy SMT sibling, which the cpu clock does not hide, hits both alike),
+    // then the median over rounds: comparing each net's own median instead failed 1 in 6
+    // runs next to a spinning process.
     auto a = build_layer(l, s), b = build_layer(l, s);
-    const auto r = time_rounds({&a, &b}, acceptance_options(), 5);
-    const double ma = median_of(r[0]), mb = median_of(r[1]);
-    diff = std::abs(ma - mb) / std::min(ma, mb);
-    WARN("layer medians " << ma << " ms and " << mb << " ms, difference " << diff);
+    const auto r = time_rounds({&a, &b}, acceptance_options(), 7);
+    std::vector<double> ratio;
+    for (std::size_t k = 0; k < r[0].size(); ++k) ratio.push_back(r[0][k] / r[1][k]);
+    const double q = median_of(ratio);
+    diff = std::max(q, 1 / q) - 1;
+    WARN("layer medians " << median_of(r[0]) << " ms and " << median_of(r[1])
+                          << " ms, per-round ratio median " << q << ", difference " << diff);
   }
   CHECK(diff < 0.05);
 }
