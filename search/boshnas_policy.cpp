@@ -92,8 +92,7 @@ class BoshnasPolicy : public Policy {
     std::vector<std::size_t> members;
     Eigen::MatrixXd cx;
     if (in_pool) {
-      for (std::size_t i = 0; i < ctx_.domain->pool().size(); ++i)
-        if (!ctx_.domain->seen(ctx_.domain->pool_keys()[i])) members.push_back(i);
+      members = ctx_.domain->unseen_pool_members();
       cx = encoder_.encode_pool(members);
     } else {
       fresh = candidates();
@@ -265,15 +264,10 @@ class BoshnasPolicy : public Policy {
     return y;
   }
 
+  // Design-space candidates (a pool's are its unproposed members, see ask): samples plus
+  // mutations of the best trials so far.
   std::vector<Architecture> candidates() {
     std::vector<Architecture> c;
-    if (ctx_.domain->is_pool()) {
-      const auto& pool = ctx_.domain->pool();
-      for (std::size_t i = 0; i < pool.size(); ++i)
-        if (!ctx_.domain->seen(ctx_.domain->pool_keys()[i])) c.push_back(pool[i]);
-      return c;
-    }
-    // Samples plus mutations of the best trials so far.
     std::vector<const Trial*> best;
     for (const auto& t : ok_) best.push_back(&t);
     std::sort(best.begin(), best.end(), [&](const Trial* a, const Trial* b) {

@@ -34,6 +34,13 @@ SearchDomain::SearchDomain(std::vector<Architecture> pool, std::optional<DesignS
   embedding_ = std::make_shared<const Embedding>(Embedding::fit(pool_, space_, opt));
 }
 
+std::vector<std::size_t> SearchDomain::unseen_pool_members() const {
+  std::vector<std::size_t> out;
+  for (std::size_t i = 0; i < pool_keys_.size(); ++i)
+    if (!seen(pool_keys_[i])) out.push_back(i);
+  return out;
+}
+
 std::ptrdiff_t SearchDomain::pool_index(const std::string& key) const {
   auto it = pool_row_.find(key);
   return it == pool_row_.end() ? -1 : static_cast<std::ptrdiff_t>(it->second);

@@ -27,6 +27,8 @@ class SearchDomain {
   const std::vector<std::string>& pool_keys() const { return pool_keys_; }
   // Row of the pool (and of the pool's embedding) holding this key, or -1.
   std::ptrdiff_t pool_index(const std::string& key) const;
+  // Pool: indices into pool() of the members not yet proposed, in pool order.
+  std::vector<std::size_t> unseen_pool_members() const;
   const Embedding* embedding() const { return embedding_.get(); }
 
   std::string key(const Architecture& a) const;  // graph hash in the space's label form

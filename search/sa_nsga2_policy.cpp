@@ -140,16 +140,13 @@ class SaNsga2Policy : public Policy {
   // once and ranked together with the real trials, which is what many predicted
   // generations converge to.
   std::vector<Architecture> ask_pool(std::size_t n) {
+    const auto members = ctx_.domain->unseen_pool_members();
     std::vector<Architecture> cands;
     std::vector<std::string> keys;
-    std::vector<std::size_t> members;
-    const auto& pool = ctx_.domain->pool();
-    for (std::size_t i = 0; i < pool.size(); ++i)
-      if (!ctx_.domain->seen(ctx_.domain->pool_keys()[i])) {
-        cands.push_back(pool[i]);
-        keys.push_back(ctx_.domain->pool_keys()[i]);
-        members.push_back(i);
-      }
+    for (std::size_t i : members) {
+      cands.push_back(ctx_.domain->pool()[i]);
+      keys.push_back(ctx_.domain->pool_keys()[i]);
+    }
     std::vector<Member> all;
     for (const auto& t : ok_)
       all.push_back({t.arch, t.hash, to_minimise(t.values, ctx_.objectives),
