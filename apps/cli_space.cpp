@@ -55,6 +55,7 @@ void add_space_commands(CLI::App& app) {
         j["hetero"] = s.hetero;
         j["hidden"] = s.hidden;
         j["heads"] = s.heads;
+        j["head_size"] = s.head_size_floor ? "floor" : "divides";
         for (const auto& op : s.operations) j["operations"][to_string(op.family)] = op.params;
         j["ff"] = {{"depth", s.ff_depth}, {"width", s.ff_width}};
         j["choices_per_stack"] = to_string(s.layer_choices());
@@ -67,7 +68,8 @@ void add_space_commands(CLI::App& app) {
       if (!s.description.empty()) std::cout << "description: " << s.description << "\n";
       std::cout << "layers: " << set_text(s.layers) << " (" << s.layers_per_stack
                 << (s.layers_per_stack == 1 ? " layer" : " layers") << " per stack)\n";
-      std::cout << "hidden: " << set_text(s.hidden) << "\nheads: " << set_text(s.heads) << "\n";
+      std::cout << "hidden: " << set_text(s.hidden) << "\nheads: " << set_text(s.heads)
+                << (s.head_size_floor ? " (any n <= h, head size h // n)" : " (n divides h)") << "\n";
       std::cout << "operations:";
       for (const auto& op : s.operations) {
         std::string ps;

@@ -67,13 +67,13 @@ double forward_flops(const Architecture& a, int batch, int seq, int classes) {
     const double h = l.hidden, d = l.head_size();
     double P = 0;
     for (const Head& hd : l.heads) {
-      P += hd.family == Family::kSa ? 3 * d : d;
-      if (hd.family == Family::kSa)
-        f += 2 * 2 * N * L * d + (hd.param == "wma" ? 2 * N * d * d : 0);
-      else if (hd.family == Family::kL)
-        f += (hd.param == "dft" ? 2 : 1) * (2 * N * L * d + 2 * N * d * d);
+      P += hd.family() == Family::kSa ? 3 * d : d;
+      if (hd.family() == Family::kSa)
+        f += 2 * 2 * N * L * d + (hd.param() == "wma" ? 2 * N * d * d : 0);
+      else if (hd.family() == Family::kL)
+        f += (hd.param() == "dft" ? 2 : 1) * (2 * N * L * d + 2 * N * d * d);
       else
-        f += 2 * N * d * std::stoi(hd.param);
+        f += 2 * N * d * hd.kernel;
     }
     f += 2 * N * h * P + 2 * N * h * h;
     double in = h;

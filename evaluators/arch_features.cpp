@@ -84,12 +84,13 @@ std::vector<double> arch_features(const Architecture& a, const std::vector<std::
     hmax = std::max(hmax, static_cast<double>(layer.hidden));
     heads += layer.num_heads();
     for (const auto& h : layer.heads) {
-      if (h.family == Family::kSa)
-        sa += 1;
-      else if (h.family == Family::kL)
-        l += 1;
-      else
-        c += 1;
+      switch (h.op) {
+        case Op::kSdp:
+        case Op::kWma: sa += 1; break;
+        case Op::kDft:
+        case Op::kDct: l += 1; break;
+        case Op::kConv: c += 1; break;
+      }
     }
     depth += static_cast<double>(layer.ff.size());
     for (int w : layer.ff) {

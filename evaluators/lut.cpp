@@ -91,7 +91,7 @@ class LutEvaluator : public Evaluator {
       // Mixing: an entry is the whole mixing sublayer of a layer whose heads all run that
       // op; a layer with mixed heads pays each op's entry in proportion to its heads.
       std::map<std::string, int> per_op;
-      for (const auto& h : l.heads) ++per_op[std::string(to_string(h.family)) + "/" + h.param];
+      for (const auto& h : l.heads) ++per_op[std::string(to_string(h.family())) + "/" + h.param()];
       for (const auto& [op, count] : per_op) {
         Shape s;
         s.hidden = l.hidden;

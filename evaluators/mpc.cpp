@@ -292,16 +292,15 @@ class Builder {
     i64 n_sa = 0, n_wma = 0, n_mix = 0, n_conv = 0;
     MpcCost conv;
     for (const Head& hd : ly.heads) {
-      if (hd.family == Family::kSa) {
-        ++n_sa;
-        if (hd.param == "wma") ++n_wma;
-      } else if (hd.family == Family::kL) {
-        ++n_mix;
-      } else {
-        int k = 0;
-        std::from_chars(hd.param.data(), hd.param.data() + hd.param.size(), k);
-        conv += ops_.matmul(L, k, 1, d);  // per channel: unfolded input [L, k] x kernel [k, 1]
-        ++n_conv;
+      switch (hd.op) {
+        case Op::kWma: ++n_wma; [[fallthrough]];
+        case Op::kSdp: ++n_sa; break;
+        case Op::kDft:
+        case Op::kDct: ++n_mix; break;
+        case Op::kConv:
+          conv += ops_.matmul(L, hd.kernel, 1, d);  // per channel: unfolded input [L, k] x kernel [k, 1]
+          ++n_conv;
+          break;
       }
     }
     if (n_conv > 0) conv.rounds = ops_.matmul(1, 1, 1).rounds;  // all conv heads in one batch

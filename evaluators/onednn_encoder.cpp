@@ -157,11 +157,22 @@ std::vector<HeadGroupWeights> head_groups(const Layer& l) {
 namespace {
 
 int kernel_size(const Head& h) {
-  int k = 0;
-  auto [p, ec] = std::from_chars(h.param.data(), h.param.data() + h.param.size(), k);
-  if (ec != std::errc() || p != h.param.data() + h.param.size() || k < 1)
-    throw InputError("convolution head: kernel size '" + h.param + "' is not a positive integer");
-  return k;
+  if (h.kernel < 1)
+    throw InputError("convolution head: kernel size " + std::to_string(h.kernel) + " is not a positive integer");
+  return h.kernel;
+}
+
+// Input projection columns of a head group: query, key and value for attention, value only
+// for the mixing and convolution heads.
+std::size_t projections(Op op) {
+  switch (op) {
+    case Op::kSdp:
+    case Op::kWma: return 3;
+    case Op::kDft:
+    case Op::kDct:
+    case Op::kConv: return 1;
+  }
+  return 1;
 }
 
 int norms_in_layer(const Layer& l) {
@@ -186,15 +197,22 @@ LayerWeights random_weights(const Layer& l, std::uint64_t seed) {
   w.groups = head_groups(l);
   for (auto& g : w.groups) {
     const auto n = static_cast<std::size_t>(g.heads);
-    const std::size_t cols = (g.op.family == Family::kSa ? 3 : 1) * n * d;
+    const std::size_t cols = projections(g.op.op) * n * d;
     uniform(g.w_in, h * cols, in_scale, rng);
     uniform(g.b_in, cols, in_scale, rng);
-    if (g.op.family == Family::kSa && g.op.param == "wma") {
-      uniform(g.w_mix, n * d * d, 1.0f / std::sqrt(static_cast<float>(d)), rng);
-    } else if (g.op.family == Family::kC) {
-      const auto k = static_cast<std::size_t>(kernel_size(g.op));
-      uniform(g.w_mix, n * d * k, 1.0f / std::sqrt(static_cast<float>(k)), rng);
-      uniform(g.b_mix, n * d, 1.0f / std::sqrt(static_cast<float>(k)), rng);
+    switch (g.op.op) {
+      case Op::kWma:
+        uniform(g.w_mix, n * d * d, 1.0f / std::sqrt(static_cast<float>(d)), rng);
+        break;
+      case Op::kConv: {
+        const auto k = static_cast<std::size_t>(kernel_size(g.op));
+        uniform(g.w_mix, n * d * k, 1.0f / std::sqrt(static_cast<float>(k)), rng);
+        uniform(g.b_mix, n * d, 1.0f / std::sqrt(static_cast<float>(k)), rng);
+        break;
+      }
+      case Op::kSdp:
+      case Op::kDft:
+      case Op::kDct: break;
     }
   }
   uniform(w.w_o, h * h, in_scale, rng);
@@ -554,23 +572,23 @@ class LayerBuilder {
     auto cat = net_.alloc({rows(), h_});
     for (const auto& g : w_.groups) {
       const dim n = g.heads;
-      const dim cols = (g.op.family == Family::kSa ? 3 : 1) * n * d_;
-      const std::string name = g.op.family == Family::kSa  ? "sa_" + g.op.param
-                               : g.op.family == Family::kL ? "l_" + g.op.param
-                                                           : "c_" + g.op.param;
+      const dim cols = static_cast<dim>(projections(g.op.op)) * n * d_;
+      const std::string name = std::string(to_string(g.op.family())) + "_" + g.op.param();
       memory p = net_.linear(z, g.w_in, g.b_in, h_, cols, {}, name + " input projection");
       // Head outputs go to columns [first_head d, (first_head + n) d) of cat.
       const memory::desc out_md({B_, n, L_, d_}, net_.dtype(), {L_ * h_, d_, h_, 1});
       memory out = net_.view(cat, out_md, g.first_head * d_);
       const memory::desc head_md({B_, n, L_, d_}, net_.dtype(), {L_ * cols, d_, cols, 1});
-      switch (g.op.family) {
-        case Family::kSa:
+      switch (g.op.op) {
+        case Op::kSdp:
+        case Op::kWma:
           attention(g, p, cols, out, name);
           break;
-        case Family::kL:
+        case Op::kDft:
+        case Op::kDct:
           transform(g, net_.view(p, head_md, 0), out, name);
           break;
-        case Family::kC:
+        case Op::kConv:
           convolution(g, p, cat, name);
           break;
       }
@@ -586,7 +604,7 @@ class LayerBuilder {
     memory q = net_.view(p, head_md, 0);
     memory kt = net_.view(p, kt_md, n * d_);
     memory v = net_.view(p, head_md, 2 * n * d_);
-    if (g.op.param == "wma") {
+    if (g.op.op == Op::kWma) {
       auto wm = net_.constant(g.w_mix, {1, n, d_, d_});
       auto q2 = net_.alloc({B_, n, L_, d_});
       net_.matmul(q, wm, nullptr, q2, {}, name + " Q W");
@@ -643,7 +661,7 @@ class LayerBuilder {
                  const std::string& name) {
     const dim n = g.heads;
     const int L = static_cast<int>(L_), d = static_cast<int>(d_);
-    if (g.op.param == "dct") {
+    if (g.op.op == Op::kDct) {
       auto cl = net_.constant(dct_matrix(L), {1, 1, L_, L_});
       auto cd = dct_matrix(d);
       std::vector<float> cdt(cd.size());

@@ -135,14 +135,15 @@ DesignSpace SearchDomain::infer_space(const std::vector<Architecture>& pool) {
     for (const auto& L : a.layers) {
       add(s.hidden, L.hidden);
       add(s.heads, L.num_heads());
+      if (L.hidden % L.num_heads()) s.head_size_floor = true;  // FlexiBERT 2.0 pool
       s.hetero = s.hetero || !L.homogeneous();
       for (const auto& h : L.heads) {
         auto it = std::find_if(s.operations.begin(), s.operations.end(),
-                               [&](const OperationChoice& c) { return c.family == h.family; });
+                               [&](const OperationChoice& c) { return c.family == h.family(); });
         if (it == s.operations.end())
-          s.operations.push_back({h.family, {h.param}});
+          s.operations.push_back({h.family(), {h.param()}});
         else
-          add(it->params, h.param);
+          add(it->params, h.param());
       }
       add(s.ff_depth, static_cast<int>(L.ff.size()));
       for (int w : L.ff) add(s.ff_width, w);

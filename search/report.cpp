@@ -429,9 +429,9 @@ std::string architecture_svg(const Architecture& a) {
       << (l.num_heads() == 1 ? " head" : " heads") << "</text>";
     double y = 1 + pad + head;
     for (const auto& [h, n] : groups[i]) {
-      std::string label = std::to_string(n) + "\u00d7 " + to_string(h.family) + " " + h.param +
+      std::string label = std::to_string(n) + "\u00d7 " + to_string(h.family()) + " " + h.param() +
                           " /" + std::to_string(l.head_size());
-      s << "<g class=\"head-group " << family_class(h.family) << "\"><rect x=\"" << c2(x + pad)
+      s << "<g class=\"head-group " << family_class(h.family()) << "\"><rect x=\"" << c2(x + pad)
         << "\" y=\"" << c2(y) << "\" width=\"" << c2(col - 2 * pad) << "\" height=\"" << c2(row)
         << "\" rx=\"3\"/><text x=\"" << c2(x + pad + 6) << "\" y=\"" << c2(y + 16) << "\">"
         << html_escape(label) << "</text><title>"

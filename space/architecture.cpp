@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "space/error.hpp"
@@ -31,10 +33,24 @@ std::string idx(const char* field, std::size_t j) {
 }
 
 int as_int(const nlohmann::json& v, const std::string& where) {
-  if (v.is_number_integer()) return v.get<int>();
-  if (v.is_number_float() && v.get<double>() == static_cast<int>(v.get<double>()))
-    return static_cast<int>(v.get<double>());
-  throw InputError(where + ": expected an integer, got " + v.dump());
+  // Strict: a value past the range of int is an error, never a wrapped or truncated number.
+  constexpr double kMax = std::numeric_limits<int>::max();
+  if (v.is_number_unsigned()) {
+    if (v.get<std::uint64_t>() <= static_cast<std::uint64_t>(kMax)) return static_cast<int>(v.get<std::uint64_t>());
+  } else if (v.is_number_integer()) {
+    const auto x = v.get<std::int64_t>();
+    constexpr std::int64_t kIntMax = std::numeric_limits<int>::max();
+    if (x >= -kIntMax && x <= kIntMax) return static_cast<int>(x);
+  } else if (v.is_number_float()) {
+    const double x = v.get<double>();
+    if (std::isfinite(x) && x == std::floor(x) && std::abs(x) <= kMax) return static_cast<int>(x);
+    if (std::isfinite(x) && x != std::floor(x))
+      throw InputError(where + ": expected an integer, got " + v.dump());
+  } else {
+    throw InputError(where + ": expected an integer, got " + v.dump());
+  }
+  throw InputError(where + ": " + v.dump() + " is out of range (at most " +
+                   std::to_string(std::numeric_limits<int>::max()) + ")");
 }
 
 std::string as_param(const nlohmann::json& v, const std::string& where) {
@@ -62,20 +78,52 @@ const nlohmann::json& list_of(const nlohmann::json& j, const char* name, std::si
 
 }  // namespace
 
-void check_head_param(const Head& h, const std::string& where) {
-  if (h.family == Family::kSa && h.param != "sdp" && h.param != "wma")
-    throw InputError(where + ": parameter '" + h.param +
-                     "' is not a self-attention type (allowed: sdp, wma)");
-  if (h.family == Family::kL && h.param != "dft" && h.param != "dct")
-    throw InputError(where + ": parameter '" + h.param +
-                     "' is not a linear-transform type (allowed: dft, dct)");
-  if (h.family == Family::kC) {
+const std::array<OpInfo, 5>& op_table() {
+  static const std::array<OpInfo, 5> t{{
+      {Op::kSdp, Family::kSa, "sdp", "scaled dot-product self-attention"},
+      {Op::kWma, Family::kSa, "wma", "weighted multiplicative self-attention (Q W K^T)"},
+      {Op::kDft, Family::kL, "dft", "FNet mixing: real part of the 2-D discrete Fourier transform"},
+      {Op::kDct, Family::kL, "dct", "FNet-style mixing: 2-D discrete cosine transform"},
+      {Op::kConv, Family::kC, "", "depthwise-separable convolution over the sequence (odd kernel size)"},
+  }};
+  return t;
+}
+
+const OpInfo& op_info(Op op) { return op_table()[static_cast<std::size_t>(op)]; }
+Family family_of(Op op) { return op_info(op).family; }
+
+Head::Head(Family f, const std::string& param, const std::string& where) {
+  if (f == Family::kC) {
     int k = 0;
-    auto [p, ec] = std::from_chars(h.param.data(), h.param.data() + h.param.size(), k);
-    if (ec != std::errc() || p != h.param.data() + h.param.size() || k < 1 || k % 2 == 0)
-      throw InputError(where + ": parameter '" + h.param +
+    auto [p, ec] = std::from_chars(param.data(), param.data() + param.size(), k);
+    if (ec != std::errc() || p != param.data() + param.size() || k < 1 || k % 2 == 0)
+      throw InputError(where + ": parameter '" + param +
                        "' is not a convolution kernel size (an odd integer >= 1)");
+    op = Op::kConv;
+    kernel = k;
+    return;
   }
+  std::string allowed;
+  for (const auto& row : op_table()) {
+    if (row.family != f) continue;
+    if (param == row.param) {
+      op = row.op;
+      return;
+    }
+    allowed += (allowed.empty() ? "" : ", ") + std::string(row.param);
+  }
+  throw InputError(where + ": parameter '" + param + "' is not " +
+                   (f == Family::kSa ? "a self-attention type" : "a linear-transform type") +
+                   " (allowed: " + allowed + ")");
+}
+
+std::string Head::param() const {
+  return op == Op::kConv ? std::to_string(kernel) : std::string(op_info(op).param);
+}
+
+std::strong_ordering operator<=>(const Head& a, const Head& b) {
+  if (auto c = a.family() <=> b.family(); c != 0) return c;
+  return a.param() <=> b.param();
 }
 
 namespace {
@@ -86,14 +134,11 @@ Head parse_head_string(const std::string& s, const std::string& where, int& size
   auto b = s.rfind('_');
   if (a == std::string::npos || a == b)
     throw InputError(where + ": head '" + s + "' is not of the form type_param_headsize");
-  Head h;
-  h.family = parse_family(s.substr(0, a), where);
-  h.param = s.substr(a + 1, b - a - 1);
+  Head h(parse_family(s.substr(0, a), where), s.substr(a + 1, b - a - 1), where);
   auto tail = s.substr(b + 1);
   auto [p, ec] = std::from_chars(tail.data(), tail.data() + tail.size(), size);
   if (ec != std::errc() || p != tail.data() + tail.size() || size < 1)
     throw InputError(where + ": head '" + s + "' has no valid head size after the last '_'");
-  check_head_param(h, where);
   return h;
 }
 
@@ -140,7 +185,7 @@ bool Layer::homogeneous() const {
 
 bool Layer::has_attention() const {
   return std::any_of(heads.begin(), heads.end(),
-                     [](const Head& h) { return h.family == Family::kSa; });
+                     [](const Head& h) { return h.family() == Family::kSa; });
 }
 
 bool Architecture::standard_expressible() const {
@@ -157,7 +202,7 @@ Architecture Architecture::canonical() const {
 }
 
 std::string head_string(const Head& h, int head_size) {
-  return std::string(to_string(h.family)) + "_" + h.param + "_" + std::to_string(head_size);
+  return std::string(to_string(h.family())) + "_" + h.param() + "_" + std::to_string(head_size);
 }
 
 Architecture architecture_from_json(const nlohmann::json& j) {
@@ -212,10 +257,12 @@ Architecture architecture_from_json(const nlohmann::json& j) {
           throw InputError(where + ": head size " + std::to_string(size) +
                            " differs from the layer's first head size " + std::to_string(size0));
       }
-      if (size0 * L.num_heads() != L.hidden)
+      // FlexiBERT 2.0: every head has h // n dimensions (12 heads of 21 in a layer of 256).
+      if (size0 != L.hidden / L.num_heads())
         throw InputError(idx("o", i) + ": " + std::to_string(L.num_heads()) + " heads of size " +
-                         std::to_string(size0) + " do not make hidden size h = " +
-                         std::to_string(L.hidden));
+                         std::to_string(size0) + " do not fit hidden size h = " +
+                         std::to_string(L.hidden) + " (the head size is h // n = " +
+                         std::to_string(L.hidden / L.num_heads()) + ")");
     }
   } else {
     const auto& n = list_of(j, "n", n_layers);
@@ -224,15 +271,13 @@ Architecture architecture_from_json(const nlohmann::json& j) {
       Layer& L = a.layers[i];
       if (!o[i].is_string())
         throw InputError(idx("o", i) + ": expected an operation (sa, l, c), got " + o[i].dump());
-      Head head;
-      head.family = parse_family(o[i].get<std::string>(), idx("o", i));
-      head.param = as_param(p[i], idx("p", i));
-      check_head_param(head, idx("p", i) + " (o = " + to_string(head.family) + ")");
+      const Family fam = parse_family(o[i].get<std::string>(), idx("o", i));
+      const Head head(fam, as_param(p[i], idx("p", i)), idx("p", i) + " (o = " + to_string(fam) + ")");
       int heads = as_int(n[i], idx("n", i));
       if (heads < 1) throw InputError(idx("n", i) + " = " + std::to_string(heads) + " must be positive");
-      if (L.hidden % heads != 0)
-        throw InputError(idx("n", i) + " = " + std::to_string(heads) + " heads do not divide h = " +
-                         std::to_string(L.hidden));
+      if (heads > L.hidden)  // head size h // n would be 0
+        throw InputError(idx("n", i) + " = " + std::to_string(heads) + " heads exceed h = " +
+                         std::to_string(L.hidden) + " (each head needs h // n >= 1 dimensions)");
       L.heads.assign(static_cast<std::size_t>(heads), head);
     }
   }
@@ -248,10 +293,11 @@ Architecture architecture_from_string(const std::string& text) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, out_of_range.406 (1e400)
     std::string msg = e.what();
-    auto pos = msg.find("]: ");  // drop nlohmann's "[json.exception.parse_error.101]" prefix
-    throw InputError("model: malformed JSON: " + (pos == std::string::npos ? msg : msg.substr(pos + 3)));
+    auto pos = msg.find("] ");  // drop nlohmann's "[json.exception.parse_error.101]" prefix
+    if (pos != std::string::npos) msg = msg.substr(pos + 2);
+    throw InputError("model: malformed JSON: " + msg);
   }
   return architecture_from_json(j);
 }
@@ -269,9 +315,9 @@ nlohmann::ordered_json to_json(const Architecture& a, DictForm form) {
     h.push_back(L.hidden);
     f.push_back(L.ff);
     if (form == DictForm::kStandard) {
-      o.push_back(to_string(L.heads.at(0).family));
+      o.push_back(to_string(L.heads.at(0).family()));
       n.push_back(L.num_heads());
-      p.push_back(L.heads.at(0).param);
+      p.push_back(L.heads.at(0).param());
     } else {
       nlohmann::ordered_json hs = nlohmann::ordered_json::array();
       for (const auto& hd : L.heads) hs.push_back(head_string(hd, L.head_size()));

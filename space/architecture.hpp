@@ -2,6 +2,8 @@
 // Architecture: one heterogeneous transformer encoder, the FlexiBERT model dict
 // (standard and FlexiBERT 2.0 "hetero" forms) plus the flexnas extensions
 // (attention kernel, activation, norm kind and placement). See docs/model-dict.md.
+#include <array>
+#include <compare>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -30,17 +32,44 @@ Activation parse_activation(const std::string& s, const std::string& where);
 NormKind parse_norm(const std::string& s, const std::string& where);
 NormPlacement parse_norm_placement(const std::string& s, const std::string& where);
 
-// One head: family and its parameter ("sdp"/"wma", "dft"/"dct", or a kernel size "5").
+// The head operations, defined once. Every site whose behaviour depends on the operation
+// switches over Op with no default, so adding an operation makes the compiler list the
+// sites (docs/development.md, "Adding an operation"); op_table() gives names and families.
+enum class Op { kSdp, kWma, kDft, kDct, kConv };
+
+struct OpInfo {
+  Op op;
+  Family family;
+  const char* param;  // model-dict spelling of the parameter; "" for kConv (its kernel size)
+  const char* what;   // one line for listings
+};
+// One row per Op, in enum order.
+const std::array<OpInfo, 5>& op_table();
+const OpInfo& op_info(Op op);
+Family family_of(Op op);
+
+// One head: its operation, and the kernel size for a convolution (odd, >= 1; 0 otherwise).
 struct Head {
-  Family family = Family::kSa;
-  std::string param = "sdp";
-  friend bool operator==(const Head&, const Head&) = default;
-  friend auto operator<=>(const Head&, const Head&) = default;
+  Op op = Op::kSdp;
+  int kernel = 0;
+
+  Head() = default;
+  explicit Head(Op o, int k = 0) : op(o), kernel(k) {}
+  // From the model-dict spelling: family and parameter ("sdp"/"wma", "dft"/"dct", or a
+  // kernel size "5"). Throws InputError naming `where` when the parameter does not belong.
+  Head(Family f, const std::string& param, const std::string& where = "head");
+
+  Family family() const { return family_of(op); }
+  // The parameter as the model dict spells it: "sdp", "dct", "9".
+  std::string param() const;
+  friend bool operator==(const Head& a, const Head& b) { return a.op == b.op && a.kernel == b.kernel; }
+  // Ordered as (family, parameter text): the order heads are sorted in stored model dicts.
+  friend std::strong_ordering operator<=>(const Head& a, const Head& b);
 };
 
 struct Layer {
   int hidden = 128;
-  std::vector<Head> heads;  // n heads of size hidden / n
+  std::vector<Head> heads;  // n heads of size hidden // n (FlexiBERT 2.0: n * size <= hidden)
   std::vector<int> ff;      // widths of the feed-forward stack, in order
   AttnKernel attn_kernel = AttnKernel::kSoftmax;
   Activation activation = Activation::kGelu;
@@ -48,7 +77,10 @@ struct Layer {
   NormPlacement norm_placement = NormPlacement::kPost;
 
   int num_heads() const { return static_cast<int>(heads.size()); }
+  // Every head has hidden // n dimensions; the heads concatenate to n * (hidden // n) =
+  // attention_width(), which the output projection maps back to hidden.
   int head_size() const { return heads.empty() ? 0 : hidden / num_heads(); }
+  int attention_width() const { return num_heads() * head_size(); }
   // All heads share one operation (the standard FlexiBERT form can express the layer).
   bool homogeneous() const;
   bool has_attention() const;
@@ -78,9 +110,6 @@ Architecture architecture_from_string(const std::string& text);
 nlohmann::ordered_json to_json(const Architecture& a, DictForm form = DictForm::kAuto);
 // Compact one-line JSON of to_json(a), the text the hash tables and trials store.
 std::string to_string(const Architecture& a, DictForm form = DictForm::kAuto);
-
-// Throws InputError unless the parameter belongs to the head's family.
-void check_head_param(const Head& h, const std::string& where);
 
 // "sa_sdp_64": the FlexiBERT 2.0 per-head string (family_param_headsize).
 std::string head_string(const Head& h, int head_size);

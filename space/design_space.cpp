@@ -188,7 +188,7 @@ DesignSpace DesignSpace::from_yaml(const std::string& text, const std::string& o
   s.name = std::filesystem::path(origin).stem().string();
   static const std::set<std::string> known{
       "name", "description", "layers", "layers_per_stack", "mixed_ff", "hetero", "hidden",
-      "heads", "operations", "ff", "attn_kernel", "activation", "norm", "norm_placement"};
+      "heads", "head_size", "operations", "ff", "attn_kernel", "activation", "norm", "norm_placement"};
   try {
     for (const auto& kv : root) {
       const auto key = kv.first.as<std::string>();
@@ -207,6 +207,12 @@ DesignSpace DesignSpace::from_yaml(const std::string& text, const std::string& o
       else if (key == "hetero") s.hetero = as_bool(v, where);
       else if (key == "hidden") s.hidden = int_list(v, where);
       else if (key == "heads") s.heads = int_list(v, where);
+      else if (key == "head_size") {
+        const auto m = v.as<std::string>();
+        if (m != "divides" && m != "floor")
+          throw InputError(where + ": '" + m + "' is not a head-size rule (allowed: divides, floor)");
+        s.head_size_floor = m == "floor";
+      }
       else if (key == "attn_kernel") s.attn_kernels = enum_list<AttnKernel>(v, where, parse_attn_kernel);
       else if (key == "activation") s.activations = enum_list<Activation>(v, where, parse_activation);
       else if (key == "norm") s.norms = enum_list<NormKind>(v, where, parse_norm);
@@ -259,12 +265,14 @@ void DesignSpace::check() const {
     if (!fams.insert(op.family).second)
       throw InputError(std::string("operations: family '") + to_string(op.family) + "' listed twice");
     for (const auto& p : op.params)
-      check_head_param(Head{op.family, p}, std::string("operations.") + to_string(op.family));
+      (void)Head(op.family, p, std::string("operations.") + to_string(op.family));
   }
   bool any = false;
   for (int h : hidden)
-    for (int n : heads) any = any || h % n == 0;
-  if (!any) throw InputError("no head count in " + set_text(heads) + " divides a hidden size in " + set_text(hidden));
+    for (int n : heads) any = any || heads_fit(h, n);
+  if (!any)
+    throw InputError("no head count in " + set_text(heads) + (head_size_floor ? " fits" : " divides") +
+                     " a hidden size in " + set_text(hidden));
   if (attn_kernels.empty() || activations.empty() || norms.empty() || placements.empty())
     throw InputError("extension lists (attn_kernel, activation, norm, norm_placement) must not be empty");
 }
@@ -272,7 +280,7 @@ void DesignSpace::check() const {
 std::vector<Head> DesignSpace::head_ops() const {
   std::vector<Head> v;
   for (const auto& op : operations)
-    for (const auto& p : op.params) v.push_back(Head{op.family, p});
+    for (const auto& p : op.params) v.push_back(Head(op.family, p));
   std::sort(v.begin(), v.end());
   return v;
 }
@@ -285,7 +293,7 @@ struct OpSplit {
 
 OpSplit split_ops(const std::vector<Head>& ops) {
   OpSplit s;
-  for (const auto& h : ops) (h.family == Family::kSa ? s.attention : s.other).push_back(h);
+  for (const auto& h : ops) (h.family() == Family::kSa ? s.attention : s.other).push_back(h);
   return s;
 }
 
@@ -300,7 +308,7 @@ BigInt DesignSpace::layer_choices() const {
   BigInt heads_ops = 0;
   for (int h : hidden)
     for (int n : heads) {
-      if (h % n) continue;
+      if (!heads_fit(h, n)) continue;
       BigInt all = hetero ? multisets(total, n) : BigInt(total);
       BigInt without = hetero ? multisets(other, n) : BigInt(other);
       heads_ops += (all - without) * attn_kernels.size() + without;
@@ -334,7 +342,7 @@ Layer DesignSpace::sample_layer(Rng& rng) const {
   BigInt sum = 0;
   for (int h : hidden)
     for (int n : heads) {
-      if (h % n) continue;
+      if (!heads_fit(h, n)) continue;
       BigInt all = hetero ? multisets(total, n) : BigInt(total);
       BigInt without = hetero ? multisets(other, n) : BigInt(other);
       cells.push_back({h, n, true, (all - without) * attn_kernels.size()});
@@ -436,7 +444,7 @@ std::vector<Layer> DesignSpace::all_layers(std::uint64_t limit) const {
   std::vector<Layer> out;
   for (int h : hidden)
     for (int n : heads) {
-      if (h % n) continue;
+      if (!heads_fit(h, n)) continue;
       std::vector<std::vector<Head>> head_sets;
       if (hetero) {
         std::vector<Head> cur;
@@ -498,20 +506,21 @@ void DesignSpace::validate(const Architecture& a) const {
       throw InputError(at + "h = " + std::to_string(L.hidden) + " is not in " + sp + "'s hidden sizes " + set_text(hidden));
     if (!has(heads, L.num_heads()))
       throw InputError(at + "n = " + std::to_string(L.num_heads()) + " heads is not in " + sp + "'s head counts " + set_text(heads));
-    if (L.hidden % L.num_heads())
-      throw InputError(at + "n = " + std::to_string(L.num_heads()) + " heads do not divide h = " + std::to_string(L.hidden));
+    if (!heads_fit(L.hidden, L.num_heads()))
+      throw InputError(at + "n = " + std::to_string(L.num_heads()) + " heads do not divide h = " + std::to_string(L.hidden) +
+                       " in " + sp + " (head_size: divides)");
     for (const auto& hd : L.heads) {
       const auto fam = std::find_if(operations.begin(), operations.end(),
-                                    [&](const OperationChoice& c) { return c.family == hd.family; });
+                                    [&](const OperationChoice& c) { return c.family == hd.family(); });
       if (fam == operations.end()) {
         std::string f;
         for (const auto& c : operations) f += (f.empty() ? "" : ", ") + std::string(to_string(c.family));
-        throw InputError(at + "o = " + to_string(hd.family) + " is not in " + sp + "'s operations {" + f + "}");
+        throw InputError(at + "o = " + to_string(hd.family()) + " is not in " + sp + "'s operations {" + f + "}");
       }
-      if (!has(fam->params, hd.param)) {
+      if (!has(fam->params, hd.param())) {
         std::string ps;
         for (const auto& p : fam->params) ps += (ps.empty() ? "" : ", ") + p;
-        throw InputError(at + "p = " + hd.param + " is not a parameter of " + to_string(hd.family) + " in " + sp +
+        throw InputError(at + "p = " + hd.param() + " is not a parameter of " + to_string(hd.family()) + " in " + sp +
                          " (allowed: " + ps + ")");
       }
     }
@@ -594,10 +603,10 @@ Architecture DesignSpace::mutate(const Architecture& a, Rng& rng) const {
     switch (std::uniform_int_distribution<int>(0, 10)(rng)) {
       case 0: {  // hidden size; keep the head count if it still divides
         L.hidden = pick_other(hidden, L.hidden, rng);
-        if (L.hidden % L.num_heads()) {
+        if (!heads_fit(L.hidden, L.num_heads())) {
           std::vector<int> ok;
           for (int n : heads)
-            if (L.hidden % n == 0) ok.push_back(n);
+            if (heads_fit(L.hidden, n)) ok.push_back(n);
           if (ok.empty()) continue;
           resize_heads(L, pick(ok, rng));
         }
@@ -606,7 +615,7 @@ Architecture DesignSpace::mutate(const Architecture& a, Rng& rng) const {
       case 1: {  // head count
         std::vector<int> ok;
         for (int n : heads)
-          if (L.hidden % n == 0 && n != L.num_heads()) ok.push_back(n);
+          if (heads_fit(L.hidden, n) && n != L.num_heads()) ok.push_back(n);
         if (ok.empty()) continue;
         resize_heads(L, pick(ok, rng));
         break;
@@ -694,6 +703,7 @@ std::string DesignSpace::to_yaml() const {
   out << YAML::Key << "hetero" << YAML::Value << hetero;
   out << YAML::Key << "hidden" << YAML::Value << YAML::Flow << hidden;
   out << YAML::Key << "heads" << YAML::Value << YAML::Flow << heads;
+  if (head_size_floor) out << YAML::Key << "head_size" << YAML::Value << "floor";
   out << YAML::Key << "operations" << YAML::Value << YAML::BeginMap;
   for (const auto& op : operations) out << YAML::Key << to_string(op.family) << YAML::Value << YAML::Flow << op.params;
   out << YAML::EndMap;

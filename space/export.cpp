@@ -28,12 +28,12 @@ nlohmann::ordered_json hf_config(const Architecture& a, const ExportOptions& opt
   j["ff_dim_list"] = list([](const Layer& L) { return L.ff; });
   j["operation_types_list"] = list([](const Layer& L) {
     std::vector<std::string> v;
-    for (const auto& h : L.heads) v.push_back(to_string(h.family));
+    for (const auto& h : L.heads) v.push_back(to_string(h.family()));
     return v;
   });
   j["operation_parameters_list"] = list([](const Layer& L) {
     std::vector<std::string> v;
-    for (const auto& h : L.heads) v.push_back(h.param);
+    for (const auto& h : L.heads) v.push_back(h.param());
     return v;
   });
   j["attention_kernel_list"] = list([](const Layer& L) { return to_string(L.attn_kernel); });
@@ -410,11 +410,59 @@ class EncoderExporter {
   std::string head(const std::string& x, const Layer& L, const Head& h, const std::string& name) {
     const int d = L.head_size();
     const int S = opt_.seq;
-    if (h.family == Family::kSa) {
+    switch (h.op) {
+      case Op::kSdp:
+      case Op::kWma: return attention(x, L, h, name);
+      case Op::kDft:
+      case Op::kDct:
+      case Op::kConv: break;
+    }
+    auto v = dense(x, L.hidden, d, name + ".value");
+    switch (h.op) {
+      case Op::kSdp:
+      case Op::kWma: break;  // returned above
+      case Op::kDct: {
+        auto left = b_.matrix("const.dct" + std::to_string(S), S, dct_matrix(S));
+        auto right = b_.matrix("const.dctT" + std::to_string(d), d, transposed(dct_matrix(d), d));
+        return b_.node("MatMul", {b_.node("MatMul", {left, v}, name + ".dct_seq"), right},
+                       name + ".dct");
+      }
+      case Op::kDft: {
+        auto cs = b_.matrix("const.dft_cos" + std::to_string(S), S, dft_matrix(S, false));
+        auto ss = b_.matrix("const.dft_sin" + std::to_string(S), S, dft_matrix(S, true));
+        auto cd = b_.matrix("const.dft_cos" + std::to_string(d), d, dft_matrix(d, false));
+        auto sdm = b_.matrix("const.dft_sin" + std::to_string(d), d, dft_matrix(d, true));
+        // Re(F_S v F_d) = C_S v C_d - S_S v S_d
+        auto re =
+            b_.node("MatMul", {b_.node("MatMul", {cs, v}, name + ".cos_seq"), cd}, name + ".cos");
+        auto im =
+            b_.node("MatMul", {b_.node("MatMul", {ss, v}, name + ".sin_seq"), sdm}, name + ".sin");
+        return b_.node("Sub", {re, im}, name + ".dft");
+      }
+      case Op::kConv: {
+        const int k = h.kernel;
+        auto t = b_.node("Transpose", {v}, name + ".to_channels", {ais("perm", {0, 2, 1})});
+        auto c = b_.node(
+            "Conv",
+            {t, b_.param(name + ".conv.weight", {d, 1, k}, 'w'),
+             b_.param(name + ".conv.bias", {d}, 'b')},
+            name + ".conv",
+            {ai("group", d), ais("kernel_shape", {k}), ais("pads", {(k - 1) / 2, (k - 1) / 2})});
+        return b_.node("Transpose", {c}, name + ".from_channels", {ais("perm", {0, 2, 1})});
+      }
+    }
+    return v;
+  }
+
+  // Self-attention head (sdp, or wma with its d x d weight): the ONNX of model.md.
+  std::string attention(const std::string& x, const Layer& L, const Head& h, const std::string& name) {
+    const int d = L.head_size();
+    const int S = opt_.seq;
+    {
       auto q = dense(x, L.hidden, d, name + ".query");
       auto k = dense(x, L.hidden, d, name + ".key");
       auto v = dense(x, L.hidden, d, name + ".value");
-      if (h.param == "wma")
+      if (h.op == Op::kWma)
         q = b_.node("MatMul", {q, b_.param(name + ".wma", {d, d}, 'w')}, name + ".wma");
       auto kt = b_.node("Transpose", {k}, name + ".keyT", {ais("perm", {0, 2, 1})});
       auto s = b_.node("MatMul", {q, kt}, name + ".scores");
@@ -446,44 +494,17 @@ class EncoderExporter {
       }
       return b_.node("MatMul", {p, v}, name + ".context");
     }
-    auto v = dense(x, L.hidden, d, name + ".value");
-    if (h.family == Family::kL) {
-      if (h.param == "dct") {
-        auto left = b_.matrix("const.dct" + std::to_string(S), S, dct_matrix(S));
-        auto right = b_.matrix("const.dctT" + std::to_string(d), d, transposed(dct_matrix(d), d));
-        return b_.node("MatMul", {b_.node("MatMul", {left, v}, name + ".dct_seq"), right},
-                       name + ".dct");
-      }
-      auto cs = b_.matrix("const.dft_cos" + std::to_string(S), S, dft_matrix(S, false));
-      auto ss = b_.matrix("const.dft_sin" + std::to_string(S), S, dft_matrix(S, true));
-      auto cd = b_.matrix("const.dft_cos" + std::to_string(d), d, dft_matrix(d, false));
-      auto sdm = b_.matrix("const.dft_sin" + std::to_string(d), d, dft_matrix(d, true));
-      // Re(F_S v F_d) = C_S v C_d - S_S v S_d
-      auto re =
-          b_.node("MatMul", {b_.node("MatMul", {cs, v}, name + ".cos_seq"), cd}, name + ".cos");
-      auto im =
-          b_.node("MatMul", {b_.node("MatMul", {ss, v}, name + ".sin_seq"), sdm}, name + ".sin");
-      return b_.node("Sub", {re, im}, name + ".dft");
-    }
-    const int k = std::stoi(h.param);
-    auto t = b_.node("Transpose", {v}, name + ".to_channels", {ais("perm", {0, 2, 1})});
-    auto c = b_.node(
-        "Conv",
-        {t, b_.param(name + ".conv.weight", {d, 1, k}, 'w'),
-         b_.param(name + ".conv.bias", {d}, 'b')},
-        name + ".conv",
-        {ai("group", d), ais("kernel_shape", {k}), ais("pads", {(k - 1) / 2, (k - 1) / 2})});
-    return b_.node("Transpose", {c}, name + ".from_channels", {ais("perm", {0, 2, 1})});
   }
 
   std::string mixing(const std::string& x, const Layer& L, const std::string& name) {
     std::vector<std::string> outs;
     for (std::size_t i = 0; i < L.heads.size(); ++i)
       outs.push_back(head(x, L, L.heads[i],
-                          name + ".head" + std::to_string(i) + "_" + to_string(L.heads[i].family)));
+                          name + ".head" + std::to_string(i) + "_" + to_string(L.heads[i].family())));
     auto cat =
         outs.size() == 1 ? outs[0] : b_.node("Concat", outs, name + ".concat", {ai("axis", 2)});
-    return dense(cat, L.hidden, L.hidden, name + ".output");
+    // The heads concatenate to n * (h // n) <= h; the output projection maps back to h.
+    return dense(cat, L.attention_width(), L.hidden, name + ".output");
   }
 
   std::string feed_forward(const std::string& x, const Layer& L, const std::string& name) {

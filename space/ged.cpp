@@ -42,7 +42,7 @@ OpCosts OpCosts::for_space(const DesignSpace& space) {
   std::set<int> sizes;
   for (int h : space.hidden)
     for (int n : space.heads)
-      if (h % n == 0) sizes.insert(space.hetero ? h / n : h);
+      if (space.heads_fit(h, n)) sizes.insert(space.hetero ? h / n : h);
   for (Family fam : {Family::kL, Family::kSa, Family::kC}) {
     auto it = std::find_if(space.operations.begin(), space.operations.end(),
                            [&](const OperationChoice& c) { return c.family == fam; });
@@ -52,7 +52,7 @@ OpCosts OpCosts::for_space(const DesignSpace& space) {
       for (const auto& p : it->params) {
         const auto kernels = fam == Family::kSa ? space.attn_kernels : std::vector<AttnKernel>{AttnKernel::kSoftmax};
         for (auto k : kernels) {
-          const Head h{fam, p};
+          const Head h(fam, p);
           Layer L;  // one head of `size`: hidden and head size coincide
           L.attn_kernel = k;
           L.hidden = size;

@@ -27,9 +27,9 @@ std::string sha256_hex(const std::string& data) {
 
 std::string head_label(const Layer& layer, const Head& head, bool hetero_form) {
   std::string s = hetero_form ? head_string(head, layer.head_size())
-                              : std::string(to_string(head.family)) + "_h" + std::to_string(layer.hidden) +
-                                    "_p-" + head.param;
-  if (head.family == Family::kSa && layer.attn_kernel != AttnKernel::kSoftmax)
+                              : std::string(to_string(head.family())) + "_h" + std::to_string(layer.hidden) +
+                                    "_p-" + head.param();
+  if (head.family() == Family::kSa && layer.attn_kernel != AttnKernel::kSoftmax)
     s += std::string("_k-") + to_string(layer.attn_kernel);
   return s;
 }

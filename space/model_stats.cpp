@@ -1,6 +1,5 @@
 #include "space/model_stats.hpp"
 
-#include <charconv>
 #include <cmath>
 
 namespace flexnas {
@@ -64,34 +63,42 @@ ModelStats model_stats(const Architecture& a, const ModelStatsOptions& opt) {
     const std::int64_t d = Ly.head_size();
     LayerStats ls;
     for (const Head& hd : Ly.heads) {
-      if (hd.family == Family::kSa) {
-        ls.params += 3 * linear_params(h, d);  // query, key, value
-        ls.flops += 3 * linear_flops(L, static_cast<double>(h), static_cast<double>(d));
-        if (hd.param == "wma") {               // Q W K^T: W is d x d
-          ls.params += d * d;
-          ls.flops += 2 * L * static_cast<double>(d * d);
-        }
-        ls.flops += 2 * L * L * static_cast<double>(d) + L * L;  // scores and 1/sqrt(d)
-        ls.flops += kernel_flops(Ly.attn_kernel, L, L);
-        ls.flops += 2 * L * L * static_cast<double>(d);          // P V
-      } else {
-        ls.params += linear_params(h, d);  // value projection into the head
-        ls.flops += linear_flops(L, static_cast<double>(h), static_cast<double>(d));
-        if (hd.family == Family::kL) {
+      const double dd = static_cast<double>(d);
+      switch (hd.op) {
+        case Op::kSdp:
+        case Op::kWma:
+          ls.params += 3 * linear_params(h, d);  // query, key, value
+          ls.flops += 3 * linear_flops(L, static_cast<double>(h), dd);
+          if (hd.op == Op::kWma) {  // Q W K^T: W is d x d
+            ls.params += d * d;
+            ls.flops += 2 * L * dd * dd;
+          }
+          ls.flops += 2 * L * L * dd + L * L;  // scores and 1/sqrt(d)
+          ls.flops += kernel_flops(Ly.attn_kernel, L, L);
+          ls.flops += 2 * L * L * dd;  // P V
+          break;
+        case Op::kDft:
+        case Op::kDct: {
+          ls.params += linear_params(h, d);  // value projection into the head
+          ls.flops += linear_flops(L, static_cast<double>(h), dd);
           // Real part of the 2-D transform over sequence and head dimension as fixed
           // matrix products (cos and sin parts for the DFT, one product for the DCT).
-          const double parts = hd.param == "dft" ? 2 : 1;
-          ls.flops += parts * (2 * L * L * static_cast<double>(d) + 2 * L * static_cast<double>(d * d));
-        } else {
-          int k = 0;
-          std::from_chars(hd.param.data(), hd.param.data() + hd.param.size(), k);
-          ls.params += static_cast<std::int64_t>(k) * d + d;  // depthwise kernel and bias
-          ls.flops += 2 * L * k * static_cast<double>(d);
+          const double parts = hd.op == Op::kDft ? 2 : 1;
+          ls.flops += parts * (2 * L * L * dd + 2 * L * dd * dd);
+          break;
         }
+        case Op::kConv:
+          ls.params += linear_params(h, d);
+          ls.flops += linear_flops(L, static_cast<double>(h), dd);
+          ls.params += static_cast<std::int64_t>(hd.kernel) * d + d;  // depthwise kernel and bias
+          ls.flops += 2 * L * hd.kernel * dd;
+          break;
       }
     }
-    ls.params += linear_params(h, h);  // output projection of the concatenated heads
-    ls.flops += linear_flops(L, static_cast<double>(h), static_cast<double>(h)) + L * static_cast<double>(h);
+    // Output projection of the concatenated heads (n * (h // n) wide) back to h.
+    const std::int64_t cat = Ly.attention_width();
+    ls.params += linear_params(cat, h);
+    ls.flops += linear_flops(L, static_cast<double>(cat), static_cast<double>(h)) + L * static_cast<double>(h);
     std::int64_t in = h;
     for (std::size_t k = 0; k < Ly.ff.size(); ++k) {
       ls.params += linear_params(in, Ly.ff[k]);

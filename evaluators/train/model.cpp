@@ -382,14 +382,13 @@ struct Model::Impl {
       m.d = ls.head_size();
       m.kernel = ls.attn_kernel;
       for (const Head& hd : ls.heads) {
-        check_head_param(hd, name);
         HeadState hs;
-        hs.fam = hd.family;
-        hs.wma = hd.family == Family::kSa && hd.param == "wma";
-        hs.dft = hd.family == Family::kL && hd.param == "dft";
-        if (hd.family == Family::kC) hs.k = std::stoi(hd.param);
+        hs.fam = hd.family();
+        hs.wma = hd.op == flexnas::Op::kWma;
+        hs.dft = hd.op == flexnas::Op::kDft;
+        if (hd.op == flexnas::Op::kConv) hs.k = hd.kernel;
         hs.off = m.P;
-        m.P += hd.family == Family::kSa ? 3 * m.d : m.d;
+        m.P += hd.family() == Family::kSa ? 3 * m.d : m.d;
         m.heads.push_back(hs);
       }
       const std::string mn = name + ".mixing";

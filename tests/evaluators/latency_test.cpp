@@ -88,7 +88,7 @@ Mat reference_layer(const Layer& l, const LayerWeights& w, const std::vector<flo
   Mat cat(static_cast<std::size_t>(R * h), 0.0);
   for (const auto& g : w.groups) {
     const int n = g.heads;
-    const int cols = (g.op.family == Family::kSa ? 3 : 1) * n * d;
+    const int cols = (g.op.family() == Family::kSa ? 3 : 1) * n * d;
     const Mat p = linear(z, R, h, g.w_in, g.b_in, cols);
     auto P = [&](int b, int t, int c) {
       return p[static_cast<std::size_t>((b * L + t) * cols + c)];
@@ -98,12 +98,12 @@ Mat reference_layer(const Layer& l, const LayerWeights& w, const std::vector<flo
         auto out = [&](int t, int e) -> double& {
           return cat[static_cast<std::size_t>((b * L + t) * h + (g.first_head + i) * d + e)];
         };
-        if (g.op.family == Family::kSa) {
+        if (g.op.family() == Family::kSa) {
           Mat q(static_cast<std::size_t>(L * d));
           for (int t = 0; t < L; ++t)
             for (int e = 0; e < d; ++e) {
               double s = 0;
-              if (g.op.param == "wma") {
+              if (g.op.param() == "wma") {
                 for (int f = 0; f < d; ++f)
                   s += P(b, t, i * d + f) * g.w_mix[static_cast<std::size_t>((i * d + f) * d + e)];
               } else {
@@ -146,7 +146,7 @@ Mat reference_layer(const Layer& l, const LayerWeights& w, const std::vector<flo
               out(t, e) = o;
             }
           }
-        } else if (g.op.family == Family::kL) {
+        } else if (g.op.family() == Family::kL) {
           const double pi = std::numbers::pi;
           for (int k1 = 0; k1 < L; ++k1)
             for (int k2 = 0; k2 < d; ++k2) {
@@ -154,7 +154,7 @@ Mat reference_layer(const Layer& l, const LayerWeights& w, const std::vector<flo
               for (int t = 0; t < L; ++t)
                 for (int e = 0; e < d; ++e) {
                   double c;
-                  if (g.op.param == "dft") {  // Re of exp(-2 pi i (k1 t / L + k2 e / d)), scaled
+                  if (g.op.param() == "dft") {  // Re of exp(-2 pi i (k1 t / L + k2 e / d)), scaled
                     c = std::cos(
                             2 * pi *
                             (static_cast<double>(k1 * t) / L + static_cast<double>(k2 * e) / d)) /
@@ -168,7 +168,7 @@ Mat reference_layer(const Layer& l, const LayerWeights& w, const std::vector<flo
               out(k1, k2) = y;
             }
         } else {
-          const int k = std::stoi(g.op.param);
+          const int k = g.op.kernel;
           for (int e = 0; e < d; ++e) {
             const int ch = i * d + e;
             for (int t = 0; t < L; ++t) {
