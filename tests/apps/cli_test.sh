@@ -46,8 +46,19 @@ expect_input_error "unknown operation 'xx'" "$flexnas" space validate --space fl
   --model '{"l":2,"o":["xx","sa"],"h":[128,128],"n":[2,2],"f":[[512],[512]],"p":["sdp","sdp"]}'
 expect_input_error "h = 300 is not in space flexibert-test's hidden sizes {128, 256}" "$flexnas" space validate \
   --space flexibert-test --model '{"l":2,"o":["sa","sa"],"h":[128,300],"n":[2,2],"f":[[512],[512]],"p":["sdp","sdp"]}'
-expect_input_error "n[0] = 3 heads do not divide h = 128" "$flexnas" space validate --space flexibert-test \
-  --model '{"l":2,"o":["sa","sa"],"h":[128,128],"n":[3,2],"f":[[512],[512]],"p":["sdp","sdp"]}'
+expect_input_error "n[0] = 300 heads exceed h = 128" "$flexnas" space validate --space flexibert-test \
+  --model '{"l":2,"o":["sa","sa"],"h":[128,128],"n":[300,2],"f":[[512],[512]],"p":["sdp","sdp"]}'
+# FlexiBERT 2.0 head sizes h // n: a model dict may have them, a 'divides' space rejects them.
+expect_input_error "n = 3 heads is not in space flexibert-test's head counts" "$flexnas" space validate \
+  --space flexibert-test --model '{"l":2,"o":["sa","sa"],"h":[128,128],"n":[3,2],"f":[[512],[512]],"p":["sdp","sdp"]}'
+expect_input_error "heads of size 40 do not fit hidden size h = 128 (the head size is h // n = 42)" "$flexnas" \
+  graph hash --model '{"l":1,"o":[["sa_sdp_40","sa_sdp_40","sa_sdp_40"]],"h":[128],"f":[[512]]}'
+expect_input_error "out of range" "$flexnas" graph hash \
+  --model '{"l":1,"o":["sa"],"h":[4294967424],"n":[2],"f":[[512]],"p":["sdp"]}'
+expect_input_error "h[0]" "$flexnas" graph hash \
+  --model '{"l":1,"o":["sa"],"h":[256777777777777777777777777777777777777777777],"n":[2],"f":[[512]],"p":["sdp"]}'
+expect_input_error "malformed JSON" "$flexnas" graph hash \
+  --model '{"l":1,"o":["sa"],"h":[128],"n":[2],"f":[[1e400]],"p":["sdp"]}'
 expect_input_error "parameter 'dft' is not a self-attention type" "$flexnas" space validate --space flexibert-test \
   --model '{"l":2,"o":["sa","sa"],"h":[128,128],"n":[2,2],"f":[[512],[512]],"p":["dft","sdp"]}'
 expect_input_error "field 'o' has 2 entries but l = 3" "$flexnas" space validate --space flexibert-test \

@@ -48,7 +48,7 @@ head -c 100 h.svg | grep -qE '^(<\?xml|<svg)' && ok || bad "svg header"
 [[ $(grep -c '<g id="node[0-9]*" class="node">' h.svg) -eq 26 ]] && ok || bad "svg node count"
 grep -q '#fdae6b' h.svg && ok || bad "svg colours conv heads"
 if command -v xmllint >/dev/null; then xmllint --noout h.svg && ok || bad "svg well-formed"; fi
-expect_input_error "n[0]" "$flexnas" graph svg --model '{"l":1,"o":["sa"],"h":[100],"n":[3],"f":[[512]],"p":["sdp"]}'
+expect_input_error "n[0]" "$flexnas" graph svg --model '{"l":1,"o":["sa"],"h":[2],"n":[3],"f":[[512]],"p":["sdp"]}'
 
 # Study export: best -> one file, pareto/all -> array / directory.
 "$flexnas" search --space flexibert-test --evaluator params --evaluator flops --objective params:max \

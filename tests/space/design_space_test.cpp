@@ -1,6 +1,9 @@
 #include "space/design_space.hpp"
 
+#include <fstream>
 #include <map>
+
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "space/error.hpp"
@@ -173,4 +176,80 @@ operations: {sa: [sdp, dft]}
 ff: {depth: [1], width: [512]}
 )", "x.yaml"), Catch::Contains("dft"));
   CHECK_THROWS_WITH(DesignSpace::load("no-such-space"), Catch::Contains("flexibert-test"));
+}
+
+TEST_CASE("design_space_floor_head_size_count_equals_enumeration", "[design_space]") {
+  // head_size: floor (FlexiBERT 2.0) admits every n <= h; with divides, (h 4, n 3) is out.
+  const char* yaml = R"(
+name: tiny-floor
+layers: [1, 2]
+hetero: true
+hidden: [4, 6]
+heads: [2, 3]
+head_size: floor
+operations:
+  sa: [sdp]
+  c: [3]
+ff:
+  depth: [1]
+  width: [8]
+)";
+  auto s = DesignSpace::from_yaml(yaml, "tiny-floor.yaml");
+  std::set<std::string> seen;
+  bool saw_floor = false;
+  s.enumerate([&](const Architecture& a) {
+    seen.insert(graph_hash(a));
+    for (const auto& L : a.layers) saw_floor = saw_floor || L.hidden % L.num_heads() != 0;
+    return true;
+  });
+  CHECK(saw_floor);
+  CHECK(BigInt(seen.size()) == s.count());
+  // Per layer: 2 hidden sizes x (3 multisets of 2 heads + 4 of 3 heads) = 14.
+  CHECK(s.layer_choices() == BigInt(14));
+  std::string divides = yaml;
+  divides.replace(divides.find("head_size: floor"), 16, "head_size: divides");
+  auto d = DesignSpace::from_yaml(divides, "tiny-divides.yaml");
+  // (4, 2), (6, 2), (6, 3): 3 + 3 + 4 = 10 per layer.
+  CHECK(d.layer_choices() == BigInt(10));
+  CHECK_THROWS_WITH(d.validate(architecture_from_string(
+                        R"({"l":1,"o":[["sa_sdp_1","sa_sdp_1","c_3_1"]],"h":[4],"f":[[8]]})")),
+                    Catch::Contains("do not divide h = 4"));
+  CHECK_NOTHROW(s.validate(architecture_from_string(
+      R"({"l":1,"o":[["sa_sdp_1","sa_sdp_1","c_3_1"]],"h":[4],"f":[[8]]})")));
+  CHECK_THROWS_WITH(DesignSpace::from_yaml(std::string(yaml) + "head_size: ceil\n", "x.yaml"),
+                    Catch::Contains("not a head-size rule"));
+  // The rule survives a YAML round trip.
+  CHECK(DesignSpace::from_yaml(s.to_yaml(), "again.yaml").head_size_floor);
+}
+
+TEST_CASE("design_space_flexibert2_counts_and_holds_every_edgetran_model", "[design_space]") {
+  const auto s = DesignSpace::load("flexibert2");
+  // Per layer: 4 hidden sizes x multisets of n heads over 7 operations (C(n + 6, 6) for
+  // n = 2, 4, 8, 12: 28 + 210 + 3003 + 18564) x (6 + 36 + 216) ordered feed-forward stacks.
+  const BigInt per = BigInt(4) * (28 + 210 + 3003 + 18564) * (6 + 36 + 216);
+  CHECK(s.layer_choices() == per);
+  BigInt total = 0;
+  for (int l : {2, 4, 6, 8, 10, 12}) total += boost::multiprecision::pow(per, static_cast<unsigned>(l));
+  CHECK(s.count() == total);
+  // Every published FlexiBERT 2.0 model of the EdgeTran tables (tests/data/edgetran, from the
+  // EdgeTran co-design dataset) reads, validates and keeps its h // n head sizes.
+  int models = 0, floor_layers = 0;
+  for (const char* dev : {"a100", "rpi", "ncs"}) {
+    std::ifstream in(std::string(FLEXNAS_SOURCE_DIR) + "/tests/data/edgetran/" + dev + ".jsonl");
+    REQUIRE(in.good());
+    std::string line;
+    while (std::getline(in, line)) {
+      const auto j = nlohmann::json::parse(line);
+      const auto a = architecture_from_json(j.at("model"));
+      INFO(dev << " model " << models);
+      CHECK_NOTHROW(s.validate(a));
+      CHECK(nlohmann::json::parse(to_string(a, DictForm::kHetero)) == j.at("model"));
+      for (const auto& L : a.layers) floor_layers += L.hidden % L.num_heads() != 0;
+      ++models;
+    }
+  }
+  CHECK(models == 341);
+  CHECK(floor_layers > 0);
+  Rng rng(7);
+  for (int i = 0; i < 50; ++i) CHECK_NOTHROW(s.validate(s.sample(rng)));
 }
