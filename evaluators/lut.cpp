@@ -278,9 +278,12 @@ class LutEvaluator : public Evaluator {
       for (std::size_t i = 0; i < values_.size(); ++i)
         if (std::isnan(vals[i]))
           throw InputError(at(e) + ": " + op + ": value " + values_[i].name + " is missing");
-      if (*kind == OpKind::kMixing && s.heads != kAny && s.hidden % s.heads != 0)
+      // n heads of hidden // n dimensions each (FlexiBERT 2.0 head sizes: n need not divide
+      // hidden, as in model dicts); every head needs at least one dimension.
+      if (*kind == OpKind::kMixing && s.heads != kAny && s.heads > s.hidden)
         throw InputError(at(e) + ": " + op + ": heads=" + std::to_string(s.heads) +
-                         " do not divide hidden=" + std::to_string(s.hidden));
+                         " exceed hidden=" + std::to_string(s.hidden) +
+                         " (each head needs at least one dimension)");
       const auto key = key_of(op, s);
       const int line = e.Mark().line + 1;
       if (lines.count(key))

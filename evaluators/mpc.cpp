@@ -288,17 +288,25 @@ class Builder {
   }
 
   void layer(const Layer& ly, int j, i64 L) {
-    const i64 h = ly.hidden, d = ly.head_size();
+    // Heads of d = h // n dimensions concatenate to cat = n d columns (h when n divides h).
+    const i64 h = ly.hidden, d = ly.head_size(), cat = ly.attention_width();
     i64 n_sa = 0, n_wma = 0, n_mix = 0, n_conv = 0;
     MpcCost conv;
     for (const Head& hd : ly.heads) {
       switch (hd.op) {
-        case Op::kWma: ++n_wma; [[fallthrough]];
-        case Op::kSdp: ++n_sa; break;
+        case Op::kWma:
+          ++n_wma;
+          [[fallthrough]];
+        case Op::kSdp:
+          ++n_sa;
+          break;
         case Op::kDft:
-        case Op::kDct: ++n_mix; break;
+        case Op::kDct:
+          ++n_mix;
+          break;
         case Op::kConv:
-          conv += ops_.matmul(L, hd.kernel, 1, d);  // per channel: unfolded input [L, k] x kernel [k, 1]
+          // Per channel: the unfolded input [L, k] times the kernel [k, 1].
+          conv += ops_.matmul(L, hd.kernel, 1, d);
           ++n_conv;
           break;
       }
@@ -320,7 +328,7 @@ class Builder {
     MpcCost qkv;
     if (n_sa > 0)
       qkv += ops_.matmul(L, h, n_sa * d) + ops_.matmul(L, h, n_sa * d);  // q, k of the sa heads
-    qkv += ops_.matmul(L, h, h);                                         // v of every head
+    qkv += ops_.matmul(L, h, cat);                                       // v of every head
     add("qkv", j, n_sa > 0 ? "matmul x3" : "matmul", qkv);
     if (n_wma > 0) add("wma", j, "matmul", ops_.matmul(L, d, d, n_wma));
     if (n_sa > 0) {
@@ -331,7 +339,7 @@ class Builder {
     }
     if (n_mix > 0) add("mix", j, "public linear", {});
     if (n_conv > 0) add("conv", j, "matmul", conv);
-    add("proj", j, "matmul", ops_.matmul(L, h, h));
+    add("proj", j, "matmul", ops_.matmul(L, cat, h));
     if (post) norm("ln1", false);
 
     // Feed-forward sublayer.

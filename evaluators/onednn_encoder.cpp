@@ -158,7 +158,8 @@ namespace {
 
 int kernel_size(const Head& h) {
   if (h.kernel < 1)
-    throw InputError("convolution head: kernel size " + std::to_string(h.kernel) + " is not a positive integer");
+    throw InputError("convolution head: kernel size " + std::to_string(h.kernel) +
+                     " is not a positive integer");
   return h.kernel;
 }
 
@@ -167,10 +168,12 @@ int kernel_size(const Head& h) {
 std::size_t projections(Op op) {
   switch (op) {
     case Op::kSdp:
-    case Op::kWma: return 3;
+    case Op::kWma:
+      return 3;
     case Op::kDft:
     case Op::kDct:
-    case Op::kConv: return 1;
+    case Op::kConv:
+      return 1;
   }
   return 1;
 }
@@ -193,6 +196,7 @@ LayerWeights random_weights(const Layer& l, std::uint64_t seed) {
   LayerWeights w;
   const auto h = static_cast<std::size_t>(l.hidden);
   const auto d = static_cast<std::size_t>(l.head_size());
+  const auto cat = static_cast<std::size_t>(l.attention_width());
   const float in_scale = 1.0f / std::sqrt(static_cast<float>(h));
   w.groups = head_groups(l);
   for (auto& g : w.groups) {
@@ -212,11 +216,15 @@ LayerWeights random_weights(const Layer& l, std::uint64_t seed) {
       }
       case Op::kSdp:
       case Op::kDft:
-      case Op::kDct: break;
+      case Op::kDct:
+        break;
     }
   }
-  uniform(w.w_o, h * h, in_scale, rng);
-  uniform(w.b_o, h, in_scale, rng);
+  // Output projection of the concatenated heads [rows, n d] back to h (n d = h when n
+  // divides h; FlexiBERT 2.0 head sizes h // n leave n d < h).
+  const float cat_scale = 1.0f / std::sqrt(static_cast<float>(std::max<std::size_t>(cat, 1)));
+  uniform(w.w_o, cat * h, cat_scale, rng);
+  uniform(w.b_o, h, cat_scale, rng);
   std::size_t in = h;
   for (std::size_t k = 0; k <= l.ff.size(); ++k) {
     const std::size_t out = k < l.ff.size() ? static_cast<std::size_t>(l.ff[k]) : h;
@@ -461,7 +469,14 @@ class Net {
 class LayerBuilder {
  public:
   LayerBuilder(Net& net, const Layer& l, const LayerWeights& w, dim batch, dim seq)
-      : net_(net), l_(l), w_(w), B_(batch), L_(seq), h_(l.hidden), d_(l.head_size()) {}
+      : net_(net),
+        l_(l),
+        w_(w),
+        B_(batch),
+        L_(seq),
+        h_(l.hidden),
+        d_(l.head_size()),
+        cat_(l.attention_width()) {}
 
   memory build(const memory& x) {
     const bool pre = l_.norm_placement != NormPlacement::kPost;
@@ -471,14 +486,14 @@ class LayerBuilder {
     memory cat = mix(z);
     memory a;
     if (peri && l_.norm != NormKind::kNone) {
-      memory m = net_.linear(cat, w_.w_o, w_.b_o, h_, h_, {}, "output projection");
+      memory m = net_.linear(cat, w_.w_o, w_.b_o, cat_, h_, {}, "output projection");
       memory n = norm(m, "mix out norm");
       a = net_.alloc({rows(), h_});
       net_.binary(algorithm::binary_add, x, n, a, "residual add");
     } else {
       Post p;
       p.add = &x;
-      a = net_.linear(cat, w_.w_o, w_.b_o, h_, h_, p, "output projection + residual");
+      a = net_.linear(cat, w_.w_o, w_.b_o, cat_, h_, p, "output projection + residual");
       if (!pre) a = norm(a, "mix norm");
     }
     // Feed-forward sublayer.
@@ -567,26 +582,30 @@ class LayerBuilder {
     return out;
   }
 
-  // Concatenated head outputs [rows, h] of all head groups.
+  // Concatenated head outputs [rows, n d] of all head groups (n d = attention_width <= h).
   memory mix(const memory& z) {
-    auto cat = net_.alloc({rows(), h_});
+    auto cat = net_.alloc({rows(), cat_});
     for (const auto& g : w_.groups) {
       const dim n = g.heads;
       const dim cols = static_cast<dim>(projections(g.op.op)) * n * d_;
       const std::string name = std::string(to_string(g.op.family())) + "_" + g.op.param();
       memory p = net_.linear(z, g.w_in, g.b_in, h_, cols, {}, name + " input projection");
       // Head outputs go to columns [first_head d, (first_head + n) d) of cat.
-      const memory::desc out_md({B_, n, L_, d_}, net_.dtype(), {L_ * h_, d_, h_, 1});
+      const memory::desc out_md({B_, n, L_, d_}, net_.dtype(), {L_ * cat_, d_, cat_, 1});
       memory out = net_.view(cat, out_md, g.first_head * d_);
       const memory::desc head_md({B_, n, L_, d_}, net_.dtype(), {L_ * cols, d_, cols, 1});
       switch (g.op.op) {
         case Op::kSdp:
+          attention(g, p, cols, out, false, name);
+          break;
         case Op::kWma:
-          attention(g, p, cols, out, name);
+          attention(g, p, cols, out, true, name);
           break;
         case Op::kDft:
+          dft(g, net_.view(p, head_md, 0), out, name);
+          break;
         case Op::kDct:
-          transform(g, net_.view(p, head_md, 0), out, name);
+          dct(g, net_.view(p, head_md, 0), out, name);
           break;
         case Op::kConv:
           convolution(g, p, cat, name);
@@ -596,15 +615,16 @@ class LayerBuilder {
     return cat;
   }
 
+  // Attention heads; bilinear (sa/wma): scores Q W K^T with the group's W [heads, d, d].
   void attention(const HeadGroupWeights& g, const memory& p, dim cols, const memory& out,
-                 const std::string& name) {
+                 bool bilinear, const std::string& name) {
     const dim n = g.heads;
     const memory::desc head_md({B_, n, L_, d_}, net_.dtype(), {L_ * cols, d_, cols, 1});
     const memory::desc kt_md({B_, n, d_, L_}, net_.dtype(), {L_ * cols, d_, 1, cols});
     memory q = net_.view(p, head_md, 0);
     memory kt = net_.view(p, kt_md, n * d_);
     memory v = net_.view(p, head_md, 2 * n * d_);
-    if (g.op.op == Op::kWma) {
+    if (bilinear) {
       auto wm = net_.constant(g.w_mix, {1, n, d_, d_});
       auto q2 = net_.alloc({B_, n, L_, d_});
       net_.matmul(q, wm, nullptr, q2, {}, name + " Q W");
@@ -655,24 +675,25 @@ class LayerBuilder {
     net_.matmul(s, v, nullptr, out, {}, name + " P V");
   }
 
-  // Real part of the 2-D DFT / the 2-D DCT over sequence and head dimension, as products
-  // with constant matrices: Y = M_L V M_d^T.
-  void transform(const HeadGroupWeights& g, const memory& v, const memory& out,
-                 const std::string& name) {
+  // The 2-D DCT and the real part of the 2-D DFT over sequence and head dimension, as
+  // products with constant matrices: Y = M_L V M_d^T.
+  void dct(const HeadGroupWeights& g, const memory& v, const memory& out, const std::string& name) {
     const dim n = g.heads;
     const int L = static_cast<int>(L_), d = static_cast<int>(d_);
-    if (g.op.op == Op::kDct) {
-      auto cl = net_.constant(dct_matrix(L), {1, 1, L_, L_});
-      auto cd = dct_matrix(d);
-      std::vector<float> cdt(cd.size());
-      for (int i = 0; i < d; ++i)
-        for (int j = 0; j < d; ++j)
-          cdt[static_cast<std::size_t>(j * d + i)] = cd[static_cast<std::size_t>(i * d + j)];
-      auto u = net_.alloc({B_, n, L_, d_});
-      net_.matmul(cl, v, nullptr, u, {}, name + " C_L V");
-      net_.matmul(u, net_.constant(cdt, {1, 1, d_, d_}), nullptr, out, {}, name + " U C_d^T");
-      return;
-    }
+    auto cl = net_.constant(dct_matrix(L), {1, 1, L_, L_});
+    auto cd = dct_matrix(d);
+    std::vector<float> cdt(cd.size());
+    for (int i = 0; i < d; ++i)
+      for (int j = 0; j < d; ++j)
+        cdt[static_cast<std::size_t>(j * d + i)] = cd[static_cast<std::size_t>(i * d + j)];
+    auto u = net_.alloc({B_, n, L_, d_});
+    net_.matmul(cl, v, nullptr, u, {}, name + " C_L V");
+    net_.matmul(u, net_.constant(cdt, {1, 1, d_, d_}), nullptr, out, {}, name + " U C_d^T");
+  }
+
+  void dft(const HeadGroupWeights& g, const memory& v, const memory& out, const std::string& name) {
+    const dim n = g.heads;
+    const int L = static_cast<int>(L_), d = static_cast<int>(d_);
     // Re(F_L V F_d) = C_L V C_d - S_L V S_d (F symmetric): one product with [C_L; S_L],
     // then C_d into the output and -S_d accumulated on top.
     auto left = dft_cos_matrix(L);
@@ -708,7 +729,7 @@ class LayerBuilder {
     auto w = net_.alloc(pd.weights_desc());
     net_.fill(w, g.w_mix, {c, 1, 1, 1, k});
     auto b = net_.constant(g.b_mix, {c});
-    const bool whole = c == h_;
+    const bool whole = c == cat_;
     memory dst = whole ? net_.view(cat, act_md, 0) : net_.alloc(act_md);
     net_.add(dnnl::convolution_forward(pd),
              {{DNNL_ARG_SRC, net_.view(p, act_md, 0)},
@@ -717,7 +738,7 @@ class LayerBuilder {
               {DNNL_ARG_DST, dst}},
              name + " depthwise conv", pd.impl_info_str());
     if (whole) return;
-    const memory::desc into({B_, c, 1, L_}, net_.dtype(), {L_ * h_, 1, L_ * h_, h_});
+    const memory::desc into({B_, c, 1, L_}, net_.dtype(), {L_ * cat_, 1, L_ * cat_, cat_});
     memory target = net_.view(cat, into, g.first_head * d_);
     dnnl::reorder::primitive_desc rpd(net_.engine(), act_md, net_.engine(), into);
     net_.add(dnnl::reorder(rpd), {{DNNL_ARG_FROM, dst}, {DNNL_ARG_TO, target}},
@@ -728,6 +749,7 @@ class LayerBuilder {
   const Layer& l_;
   const LayerWeights& w_;
   dim B_, L_, h_, d_;
+  dim cat_;  // width of the concatenated heads, n * d
   std::size_t next_norm_ = 0;
 };
 
@@ -753,10 +775,11 @@ void check_measure(const RunShape& s, const MeasureOptions& m) {
                      std::to_string(effective_threads(s.threads)) + ")");
 }
 
+// Every head needs at least one dimension: 1 <= n <= h (head size h // n, FlexiBERT 2.0).
 void check_layer(const Layer& l) {
-  if (l.heads.empty() || l.hidden % l.num_heads() != 0)
+  if (l.heads.empty() || l.num_heads() > l.hidden)
     throw InputError("latency: layer with hidden " + std::to_string(l.hidden) + " and " +
-                     std::to_string(l.num_heads()) + " heads (heads must divide hidden)");
+                     std::to_string(l.num_heads()) + " heads (need 1 to hidden heads)");
 }
 
 std::vector<float> random_input(std::size_t n, std::uint64_t seed) {

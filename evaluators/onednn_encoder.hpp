@@ -33,7 +33,9 @@ int effective_threads(int threads);
 
 // Parameters of one layer as row-major f32 arrays (converted to the run's dtype).
 // Head groups are maximal runs of equal heads in the canonical (sorted) head order; group
-// g occupies columns [first_head * d, (first_head + heads) * d) of the concatenated heads.
+// g occupies columns [first_head * d, (first_head + heads) * d) of the concatenated heads,
+// n * d = Layer::attention_width() columns (d = hidden // n; less than hidden when n does not
+// divide it).
 struct HeadGroupWeights {
   Head op;
   int first_head = 0;
@@ -50,7 +52,7 @@ struct NormWeights {
 };
 struct LayerWeights {
   std::vector<HeadGroupWeights> groups;
-  std::vector<float> w_o, b_o;                 // [hidden, hidden], [hidden]
+  std::vector<float> w_o, b_o;                 // [attention_width, hidden], [hidden]
   std::vector<std::vector<float>> ff_w, ff_b;  // dense k: [in, out], [out]; last is fk -> hidden
   // In order of use: post {mix, ff}; pre {mix, ff}; peri {mix in, mix out, ff in, ff out}.
   std::vector<NormWeights> norms;

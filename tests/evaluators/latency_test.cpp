@@ -73,10 +73,26 @@ double activation(Activation a, double x) {
   return 0;
 }
 
-// The layer of docs/latency.md written out with loops, in double precision.
+// Columns of a head group's input projection per head: Q, K, V for attention, V otherwise.
+int input_projections(Op op) {
+  switch (op) {
+    case Op::kSdp:
+    case Op::kWma:
+      return 3;
+    case Op::kDft:
+    case Op::kDct:
+    case Op::kConv:
+      return 1;
+  }
+  return 1;
+}
+
+// The layer of docs/latency.md written out with loops, in double precision. n heads of
+// d = h // n dimensions concatenate to C = n d columns (C < h when n does not divide h),
+// which the output projection maps back to h.
 Mat reference_layer(const Layer& l, const LayerWeights& w, const std::vector<float>& xin, int B,
                     int L) {
-  const int h = l.hidden, d = l.head_size(), R = B * L;
+  const int h = l.hidden, n_all = l.num_heads(), d = h / n_all, C = n_all * d, R = B * L;
   const Mat x(xin.begin(), xin.end());
   std::size_t next = 0;
   auto N = [&](const Mat& v) {
@@ -85,10 +101,10 @@ Mat reference_layer(const Layer& l, const LayerWeights& w, const std::vector<flo
   const bool pre = l.norm_placement != NormPlacement::kPost;
   const bool peri = l.norm_placement == NormPlacement::kPeri;
   const Mat z = pre ? N(x) : x;
-  Mat cat(static_cast<std::size_t>(R * h), 0.0);
+  Mat cat(static_cast<std::size_t>(R * C), 0.0);
   for (const auto& g : w.groups) {
     const int n = g.heads;
-    const int cols = (g.op.family() == Family::kSa ? 3 : 1) * n * d;
+    const int cols = input_projections(g.op.op) * n * d;
     const Mat p = linear(z, R, h, g.w_in, g.b_in, cols);
     auto P = [&](int b, int t, int c) {
       return p[static_cast<std::size_t>((b * L + t) * cols + c)];
@@ -96,95 +112,105 @@ Mat reference_layer(const Layer& l, const LayerWeights& w, const std::vector<flo
     for (int b = 0; b < B; ++b)
       for (int i = 0; i < n; ++i) {
         auto out = [&](int t, int e) -> double& {
-          return cat[static_cast<std::size_t>((b * L + t) * h + (g.first_head + i) * d + e)];
+          return cat[static_cast<std::size_t>((b * L + t) * C + (g.first_head + i) * d + e)];
         };
-        if (g.op.family() == Family::kSa) {
-          Mat q(static_cast<std::size_t>(L * d));
-          for (int t = 0; t < L; ++t)
-            for (int e = 0; e < d; ++e) {
-              double s = 0;
-              if (g.op.param() == "wma") {
-                for (int f = 0; f < d; ++f)
-                  s += P(b, t, i * d + f) * g.w_mix[static_cast<std::size_t>((i * d + f) * d + e)];
-              } else {
-                s = P(b, t, i * d + e);
-              }
-              q[static_cast<std::size_t>(t * d + e)] = s;
-            }
-          for (int t = 0; t < L; ++t) {
-            std::vector<double> s(static_cast<std::size_t>(L));
-            for (int u = 0; u < L; ++u) {
-              double dot = 0;
-              for (int e = 0; e < d; ++e)
-                dot += q[static_cast<std::size_t>(t * d + e)] * P(b, u, n * d + i * d + e);
-              s[static_cast<std::size_t>(u)] = dot / std::sqrt(static_cast<double>(d));
-            }
-            double sum = 0;
-            switch (l.attn_kernel) {
-              case AttnKernel::kSoftmax: {
-                const double mx = *std::max_element(s.begin(), s.end());
-                for (auto& v : s) sum += (v = std::exp(v - mx));
-                for (auto& v : s) v /= sum;
-                break;
-              }
-              case AttnKernel::kRelu:
-              case AttnKernel::kQuad:
-                for (auto& v : s) {
-                  v = l.attn_kernel == AttnKernel::kRelu ? std::max(0.0, v) : (v + 5) * (v + 5);
-                  sum += v;
+        switch (g.op.op) {
+          case Op::kSdp:
+          case Op::kWma: {
+            Mat q(static_cast<std::size_t>(L * d));
+            for (int t = 0; t < L; ++t)
+              for (int e = 0; e < d; ++e) {
+                double s = 0;
+                if (g.op.op == Op::kWma) {
+                  for (int f = 0; f < d; ++f)
+                    s +=
+                        P(b, t, i * d + f) * g.w_mix[static_cast<std::size_t>((i * d + f) * d + e)];
+                } else {
+                  s = P(b, t, i * d + e);
                 }
-                for (auto& v : s) v /= sum + 1e-6;
-                break;
-              case AttnKernel::kScale:
-                for (auto& v : s) v /= L;
-                break;
-            }
-            for (int e = 0; e < d; ++e) {
-              double o = 0;
-              for (int u = 0; u < L; ++u)
-                o += s[static_cast<std::size_t>(u)] * P(b, u, 2 * n * d + i * d + e);
-              out(t, e) = o;
-            }
-          }
-        } else if (g.op.family() == Family::kL) {
-          const double pi = std::numbers::pi;
-          for (int k1 = 0; k1 < L; ++k1)
-            for (int k2 = 0; k2 < d; ++k2) {
-              double y = 0;
-              for (int t = 0; t < L; ++t)
-                for (int e = 0; e < d; ++e) {
-                  double c;
-                  if (g.op.param() == "dft") {  // Re of exp(-2 pi i (k1 t / L + k2 e / d)), scaled
-                    c = std::cos(
-                            2 * pi *
-                            (static_cast<double>(k1 * t) / L + static_cast<double>(k2 * e) / d)) /
-                        std::sqrt(static_cast<double>(L * d));
-                  } else {  // orthonormal DCT-II in both dimensions
-                    c = std::sqrt((k1 ? 2.0 : 1.0) / L) * std::cos(pi / L * (t + 0.5) * k1) *
-                        std::sqrt((k2 ? 2.0 : 1.0) / d) * std::cos(pi / d * (e + 0.5) * k2);
-                  }
-                  y += c * P(b, t, i * d + e);
-                }
-              out(k1, k2) = y;
-            }
-        } else {
-          const int k = g.op.kernel;
-          for (int e = 0; e < d; ++e) {
-            const int ch = i * d + e;
+                q[static_cast<std::size_t>(t * d + e)] = s;
+              }
             for (int t = 0; t < L; ++t) {
-              double y = g.b_mix[static_cast<std::size_t>(ch)];
-              for (int j = 0; j < k; ++j) {
-                const int src = t + j - (k - 1) / 2;
-                if (src >= 0 && src < L)
-                  y += g.w_mix[static_cast<std::size_t>(ch * k + j)] * P(b, src, ch);
+              std::vector<double> s(static_cast<std::size_t>(L));
+              for (int u = 0; u < L; ++u) {
+                double dot = 0;
+                for (int e = 0; e < d; ++e)
+                  dot += q[static_cast<std::size_t>(t * d + e)] * P(b, u, n * d + i * d + e);
+                s[static_cast<std::size_t>(u)] = dot / std::sqrt(static_cast<double>(d));
               }
-              out(t, e) = y;
+              double sum = 0;
+              switch (l.attn_kernel) {
+                case AttnKernel::kSoftmax: {
+                  const double mx = *std::max_element(s.begin(), s.end());
+                  for (auto& v : s) sum += (v = std::exp(v - mx));
+                  for (auto& v : s) v /= sum;
+                  break;
+                }
+                case AttnKernel::kRelu:
+                case AttnKernel::kQuad:
+                  for (auto& v : s) {
+                    v = l.attn_kernel == AttnKernel::kRelu ? std::max(0.0, v) : (v + 5) * (v + 5);
+                    sum += v;
+                  }
+                  for (auto& v : s) v /= sum + 1e-6;
+                  break;
+                case AttnKernel::kScale:
+                  for (auto& v : s) v /= L;
+                  break;
+              }
+              for (int e = 0; e < d; ++e) {
+                double o = 0;
+                for (int u = 0; u < L; ++u)
+                  o += s[static_cast<std::size_t>(u)] * P(b, u, 2 * n * d + i * d + e);
+                out(t, e) = o;
+              }
             }
+            break;
+          }
+          case Op::kDft:
+          case Op::kDct: {
+            const double pi = std::numbers::pi;
+            for (int k1 = 0; k1 < L; ++k1)
+              for (int k2 = 0; k2 < d; ++k2) {
+                double y = 0;
+                for (int t = 0; t < L; ++t)
+                  for (int e = 0; e < d; ++e) {
+                    double c;
+                    if (g.op.op == Op::kDft) {  // Re of exp(-2 pi i (k1 t / L + k2 e / d)), scaled
+                      c = std::cos(
+                              2 * pi *
+                              (static_cast<double>(k1 * t) / L + static_cast<double>(k2 * e) / d)) /
+                          std::sqrt(static_cast<double>(L * d));
+                    } else {  // orthonormal DCT-II in both dimensions
+                      c = std::sqrt((k1 ? 2.0 : 1.0) / L) * std::cos(pi / L * (t + 0.5) * k1) *
+                          std::sqrt((k2 ? 2.0 : 1.0) / d) * std::cos(pi / d * (e + 0.5) * k2);
+                    }
+                    y += c * P(b, t, i * d + e);
+                  }
+                out(k1, k2) = y;
+              }
+            break;
+          }
+          case Op::kConv: {
+            const int k = g.op.kernel;
+            for (int e = 0; e < d; ++e) {
+              const int ch = i * d + e;
+              for (int t = 0; t < L; ++t) {
+                double y = g.b_mix[static_cast<std::size_t>(ch)];
+                for (int j = 0; j < k; ++j) {
+                  const int src = t + j - (k - 1) / 2;
+                  if (src >= 0 && src < L)
+                    y += g.w_mix[static_cast<std::size_t>(ch * k + j)] * P(b, src, ch);
+                }
+                out(t, e) = y;
+              }
+            }
+            break;
           }
         }
       }
   }
-  Mat m = linear(cat, R, h, w.w_o, w.b_o, h);
+  Mat m = linear(cat, R, C, w.w_o, w.b_o, h);
   if (peri) m = N(m);
   Mat a(m.size());
   for (std::size_t i = 0; i < a.size(); ++i) a[i] = x[i] + m[i];
@@ -275,6 +301,55 @@ TEST_CASE("Onednn_layer_matches_loop_reference", "[latency]") {
   }
 }
 
+TEST_CASE("Onednn_layer_head_size_floor_matches_loop_reference", "[latency]") {
+  // FlexiBERT 2.0 head sizes: n heads of h // n dimensions concatenate to n (h // n) < h
+  // columns, and the output projection maps them back to h. Every operation, alone and
+  // mixed, with convolution groups that fill the concatenation and ones that do not.
+  const std::vector<Layer> layers = {
+      make_layer(16, {kSdp, kWma, kDft}, {24}, AttnKernel::kSoftmax, Activation::kGelu,
+                 NormKind::kLayerNorm, NormPlacement::kPost),  // d 5, 15 columns
+      make_layer(16, {kDft, kDct, kC5, kWma, kSdp}, {20}, AttnKernel::kRelu, Activation::kQuad,
+                 NormKind::kRmsNorm, NormPlacement::kPeri),  // d 3, 15 columns
+      make_layer(17, {kC3, kDct, kSdp, kC5}, {16}, AttnKernel::kQuad, Activation::kRelu,
+                 NormKind::kNone, NormPlacement::kPre),  // d 4, 16 columns
+      make_layer(20, {kSdp, kSdp, kSdp}, {32}, AttnKernel::kScale, Activation::kGelu,
+                 NormKind::kLayerNorm, NormPlacement::kPre),  // d 6, 18 columns
+      make_layer(13, {kWma, kWma}, {16}, AttnKernel::kSoftmax, Activation::kGelu,
+                 NormKind::kLayerNorm, NormPlacement::kPost),  // d 6, 12 columns
+      make_layer(16, {kC5, kC5, kC5}, {16}, AttnKernel::kSoftmax, Activation::kGelu,
+                 NormKind::kRmsNorm, NormPlacement::kPost),  // one conv group fills 15 columns
+      make_layer(10, {kDft, kDft, kDft}, {16}, AttnKernel::kSoftmax, Activation::kGelu,
+                 NormKind::kLayerNorm, NormPlacement::kPeri),  // d 3, 9 columns
+      make_layer(11, {kDct, kDct}, {16}, AttnKernel::kSoftmax, Activation::kGelu,
+                 NormKind::kLayerNorm, NormPlacement::kPost)};  // d 5, 10 columns
+  const int B = 2, L = 6;
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const Layer& l = layers[i];
+    REQUIRE(l.attention_width() < l.hidden);
+    const auto w = random_weights(l, 31 + i);
+    CHECK(w.w_o.size() ==
+          static_cast<std::size_t>(l.attention_width()) * static_cast<std::size_t>(l.hidden));
+    const auto x = random_vector(static_cast<std::size_t>(B * L * l.hidden), 9);
+    const auto want = reference_layer(l, w, x, B, L);
+    RunShape s;
+    s.batch = B;
+    s.seq = L;
+    INFO("layer " << i << ": " << layer_key(l));
+    CHECK(max_error(run_layer(l, w, x, s), want) < 2e-4);
+    if (bf16_supported()) {
+      s.dtype = DType::kBf16;
+      CHECK(max_error(run_layer(l, w, x, s), want) < 0.15);
+    }
+  }
+  // A layer that divides keeps its square output projection.
+  const auto div = make_layer(16, {kSdp, kDft}, {16});
+  CHECK(random_weights(div, 1).w_o.size() == 16u * 16u);
+  // A head needs at least one dimension.
+  RunShape s;
+  s.seq = 4;
+  CHECK_THROWS_AS(build_layer(make_layer(2, {kSdp, kSdp, kSdp}, {4}), s, 1), InputError);
+}
+
 TEST_CASE("Onednn_layer_rejects_unsupported_dtype_and_bad_shapes", "[latency]") {
   CHECK(parse_dtype("bf16", "x") == DType::kBf16);
   CHECK_THROWS_AS(parse_dtype("fp16", "x"), InputError);
@@ -331,6 +406,19 @@ TEST_CASE("Layer_key_ignores_what_does_not_change_the_network", "[latency]") {
   d.norm = NormKind::kRmsNorm;
   CHECK(layer_key(c) != layer_key(d));
   CHECK(projection_key(128, 256) != projection_key(256, 128));
+  // FlexiBERT 2.0 head sizes: 12 heads in 256 are 21 wide, as in 12 heads in 252; the
+  // hidden size tells the two layers apart, and the head count with it fixes the size.
+  const std::vector<Head> twelve(12, kSdp);
+  const auto e = make_layer(256, twelve, {512});
+  const auto f = make_layer(252, twelve, {512});
+  std::string heads;
+  for (int i = 0; i < 12; ++i) heads += i ? ",sa_sdp_21" : "sa_sdp_21";
+  CHECK(layer_key(e) ==
+        "h=256 heads=" + heads + " ff=512 kernel=softmax act=gelu norm=layernorm place=post");
+  CHECK(layer_key(e) != layer_key(f));
+  auto g = e;
+  g.heads.pop_back();  // 11 heads of 23
+  CHECK(layer_key(g).find("sa_sdp_23") != std::string::npos);
 }
 
 TEST_CASE("Latency_table_hits_misses_and_separates_settings", "[latency]") {

@@ -83,6 +83,25 @@ TEST_CASE("lut_mixed_heads_peri_and_missing_entries", "[lut]") {
         "no entry for sa/sdp hidden=256 heads=2 seq=128 (layer 0) in " + dir.path() + "/dev.yaml");
 }
 
+TEST_CASE("lut_head_size_floor_entries", "[lut]") {
+  // FlexiBERT 2.0: 3 heads in a layer of 64 have 64 // 3 = 21 dimensions; an entry keyed
+  // (hidden 64, heads 3) is that layer's mixing sublayer, as for heads that divide hidden.
+  test::TempDir dir;
+  auto e = make("lut:file=" + dir.write("dev.yaml", R"(values:
+  - {name: ms, unit: ms}
+entries:
+  - {op: sa/sdp, hidden: 64, heads: 3, ms: 0.6}
+  - {op: c/5, hidden: 64, heads: 3, ms: 0.3}
+  - {op: ff, in: 64, out: 64, ms: 0.05}
+  - {op: norm/layernorm, hidden: 64, ms: 0.002}
+)"));
+  const auto a = architecture_from_string(
+      R"({"l":1,"o":[["sa_sdp_21","sa_sdp_21","c_5_21"]],"h":[64],"f":[[64]]})");
+  const auto r = e->evaluate(a, {});
+  REQUIRE(r.status == EvalStatus::kOk);
+  CHECK(r.values.at("ms") == Approx(2.0 / 3 * 0.6 + 1.0 / 3 * 0.3 + 2 * 0.05 + 2 * 0.002));
+}
+
 TEST_CASE("lut_malformed_tables_name_file_line_and_key", "[lut]") {
   test::TempDir dir;
   auto err = [&](const std::string& text) {
@@ -109,8 +128,9 @@ TEST_CASE("lut_malformed_tables_name_file_line_and_key", "[lut]") {
         ":4: ff: ms must be a finite number");
   CHECK(err(head + "  - {op: ff, in: -1, out: 512, ms: 1}\n") ==
         ":4: in must be a positive integer");
-  CHECK(err(head + "  - {op: c/5, hidden: 128, heads: 3, ms: 1}\n") ==
-        ":4: c/5: heads=3 do not divide hidden=128");
+  CHECK(err(head + "  - {op: c/5, hidden: 128, heads: 3, ms: 1}\n") == "no error");
+  CHECK(err(head + "  - {op: c/5, hidden: 4, heads: 5, ms: 1}\n") ==
+        ":4: c/5: heads=5 exceed hidden=4 (each head needs at least one dimension)");
   CHECK(err(head + "  - {op: ff, in: 1, out: 2, ms: 1}\n  - {op: ff, in: 1, out: 2, ms: 2}\n") ==
         ":5: duplicate entry ff in=1 out=2 (first at line 4)");
   CHECK_THAT(err("values: [{name: ms}\nentries: [\n"),

@@ -206,6 +206,42 @@ TEST_CASE("mpc_flexibert_operations", "[mpc]") {
   CHECK(find(het, "conv")->cost == MpcCost{1, 16 * 32 * (L * 5 + 5)});
 }
 
+TEST_CASE("mpc_head_size_floor_concatenates_n_times_d", "[mpc]") {
+  // FlexiBERT 2.0: 12 heads in a layer of 256 have d = 256 // 12 = 21 dimensions and
+  // concatenate to 12 * 21 = 252 columns; v of the heads is [L,256]x[256,252] and the
+  // output projection [L,252]x[252,256]. CrypTen's matmul [m,k]x[k,n] opens both operands:
+  // one round, 16 bytes per element of each.
+  const std::int64_t L = 32;
+  auto mm = [](std::int64_t m, std::int64_t k, std::int64_t n) {
+    return MpcCost{1, 16 * (m * k + k * n)};
+  };
+  const auto sa = cost(
+      architecture_from_string(R"({"l":1,"o":["sa"],"h":[256],"n":[12],"f":[[512]],"p":["sdp"]})"),
+      static_cast<int>(L));
+  CHECK(find(sa, "proj")->cost == mm(L, 252, 256));
+  CHECK(find(sa, "qkv")->cost == MpcCost{3, 3 * mm(L, 256, 252).bytes});
+  CHECK(find(sa, "qk")->cost == MpcCost{1, 12 * 16 * (L * 21 + 21 * L)});
+  CHECK(find(sa, "av")->cost == MpcCost{1, 12 * 16 * (L * L + L * 21)});
+  // Every operation in one layer of 128 with 5 heads: d = 25, 125 columns.
+  const auto het =
+      cost(architecture_from_string(
+               R"({"l":1,"o":[["sa_sdp_25","sa_wma_25","l_dft_25","l_dct_25","c_5_25"]],)"
+               R"("h":[128],"f":[[256]]})"),
+           static_cast<int>(L));
+  CHECK(find(het, "proj")->cost == mm(L, 125, 128));
+  CHECK(find(het, "qkv")->cost == MpcCost{3, 2 * mm(L, 128, 2 * 25).bytes + mm(L, 128, 125).bytes});
+  CHECK(find(het, "wma")->cost == mm(L, 25, 25));
+  CHECK(find(het, "conv")->cost == MpcCost{1, 25 * mm(L, 5, 1).bytes});
+  CHECK(find(het, "ffn1")->cost == mm(L, 128, 256));
+  CHECK(find(het, "ffn2")->cost == mm(L, 256, 128));
+  // Where n divides h, n d = h: the output projection stays [L,h]x[h,h].
+  const auto div = cost(
+      architecture_from_string(R"({"l":1,"o":["sa"],"h":[256],"n":[8],"f":[[512]],"p":["sdp"]})"),
+      static_cast<int>(L));
+  CHECK(find(div, "proj")->cost == mm(L, 256, 256));
+  CHECK(find(div, "qkv")->cost == MpcCost{3, 3 * mm(L, 256, 256).bytes});
+}
+
 TEST_CASE("mpc_norms_activations_and_placement", "[mpc]") {
   const int L = 16;
   auto with = [&](const std::string& extra) {
