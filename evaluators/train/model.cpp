@@ -196,9 +196,23 @@ struct NormUse {
 const float kGeluC = static_cast<float>(1 / std::numbers::sqrt2);
 const float kGeluD = static_cast<float>(1 / std::sqrt(2 * std::numbers::pi));
 
+// Columns one head takes in the fused input projection, in units of the head size d: query,
+// key and value for attention, the value alone otherwise. The value comes last.
+i64 projections(flexnas::Op op) {
+  switch (op) {
+    case flexnas::Op::kSdp:
+    case flexnas::Op::kWma:
+      return 3;
+    case flexnas::Op::kDft:
+    case flexnas::Op::kDct:
+    case flexnas::Op::kConv:
+      return 1;
+  }
+  return 1;
+}
+
 struct HeadState {
-  Family fam = Family::kSa;
-  bool wma = false, dft = false;
+  flexnas::Op op = flexnas::Op::kSdp;
   int k = 0;    // conv kernel
   i64 off = 0;  // first column in the fused projection
   Param* w = nullptr;   // wma [d, d] or conv weight [d, k]
@@ -208,6 +222,7 @@ struct HeadState {
 
 struct MixState {
   i64 h = 0, d = 0, P = 0;
+  i64 cat = 0;  // width of the concatenated heads, n * d (< h when n does not divide h)
   AttnKernel kernel = AttnKernel::kSoftmax;
   std::vector<HeadState> heads;
   Param *win = nullptr, *bin = nullptr, *wo = nullptr, *bo = nullptr;
@@ -372,23 +387,24 @@ struct Model::Impl {
       LayerState& st = layers[j];
       st.spec = ls;
       const std::string name = "layer" + std::to_string(j);
-      if (ls.heads.empty() || ls.hidden % ls.num_heads() != 0)
-        throw InputError(name + ": hidden " + std::to_string(ls.hidden) +
-                         " is not a multiple of the head count");
+      // FlexiBERT 2.0: n heads of h // n dimensions each; n need not divide h.
+      if (ls.heads.empty() || ls.head_size() < 1)
+        throw InputError(name + ": hidden " + std::to_string(ls.hidden) + " and " +
+                         std::to_string(ls.num_heads()) +
+                         " heads: need at least one head and no more heads than hidden");
       st.h = ls.hidden;
       st.hnext = j + 1 < a.layers.size() ? a.layers[j + 1].hidden : st.h;
       MixState& m = st.mix;
       m.h = st.h;
       m.d = ls.head_size();
+      m.cat = ls.attention_width();
       m.kernel = ls.attn_kernel;
       for (const Head& hd : ls.heads) {
         HeadState hs;
-        hs.fam = hd.family();
-        hs.wma = hd.op == flexnas::Op::kWma;
-        hs.dft = hd.op == flexnas::Op::kDft;
-        if (hd.op == flexnas::Op::kConv) hs.k = hd.kernel;
+        hs.op = hd.op;
+        hs.k = hd.kernel;  // 0 except for a convolution
         hs.off = m.P;
-        m.P += hd.family() == Family::kSa ? 3 * m.d : m.d;
+        m.P += projections(hd.op) * m.d;
         m.heads.push_back(hs);
       }
       const std::string mn = name + ".mixing";
@@ -396,25 +412,32 @@ struct Model::Impl {
       m.bin = add(mn + ".in_proj.bias", 1, m.P, 'b', seed, false);
       for (std::size_t i = 0; i < m.heads.size(); ++i) {
         HeadState& hs = m.heads[i];
-        const std::string hn = mn + ".head" + std::to_string(i) + "_" + to_string(hs.fam);
+        const std::string hn = mn + ".head" + std::to_string(i) + "_" + to_string(family_of(hs.op));
         auto slice = [&](const std::string& part, i64 col) {
           exports[hn + "." + part + ".weight"] = {m.win, col, m.d};
           exports[hn + "." + part + ".bias"] = {m.bin, col, m.d};
         };
-        if (hs.fam == Family::kSa) {
-          slice("query", hs.off);
-          slice("key", hs.off + m.d);
-          slice("value", hs.off + 2 * m.d);
-          if (hs.wma) hs.w = add(hn + ".wma", m.d, m.d, 'w', seed);
-        } else {
-          slice("value", hs.off);
-          if (hs.fam == Family::kC) {
+        switch (hs.op) {
+          case flexnas::Op::kSdp:
+          case flexnas::Op::kWma:
+            slice("query", hs.off);
+            slice("key", hs.off + m.d);
+            slice("value", hs.off + 2 * m.d);
+            if (hs.op == flexnas::Op::kWma) hs.w = add(hn + ".wma", m.d, m.d, 'w', seed);
+            break;
+          case flexnas::Op::kDft:
+          case flexnas::Op::kDct:
+            slice("value", hs.off);
+            break;
+          case flexnas::Op::kConv:
+            slice("value", hs.off);
             hs.w = add(hn + ".conv.weight", m.d, hs.k, 'w', seed);
             hs.cb = add(hn + ".conv.bias", 1, m.d, 'b', seed);
-          }
+            break;
         }
       }
-      m.wo = add(mn + ".output.weight", m.h, m.h, 'w', seed);
+      // The concatenated heads, n * d wide, back to h.
+      m.wo = add(mn + ".output.weight", m.cat, m.h, 'w', seed);
       m.bo = add(mn + ".output.bias", 1, m.h, 'b', seed);
       auto add_sub = [&](SubState& s, const std::string& sn) {
         s.place = ls.norm_placement;
@@ -652,61 +675,68 @@ struct Model::Impl {
     }
   }
 
+  // x [N, h] -> z [N, h]; the heads write their d columns of C [N, cat], cat = n * d.
   void mix_fwd(MixState& m, const float* x, float* z) {
     m.in = x;
-    const i64 P = m.P, d = m.d, h = m.h;
+    const i64 P = m.P, d = m.d, h = m.h, cw = m.cat;
     ensure(m.Pb, N * P);
-    ensure(m.C, N * h);
+    ensure(m.C, N * cw);
     dense(x, h, N, m.win, m.bin, m.Pb.data(), P);
     const float* Pp = m.Pb.data();
     for (std::size_t i = 0; i < m.heads.size(); ++i) {
       HeadState& hs = m.heads[i];
       float* out = m.C.data() + static_cast<i64>(i) * d;
-      const float* v = Pp + hs.off + (hs.fam == Family::kSa ? 2 * d : 0);
-      if (hs.fam == Family::kSa) {
-        const float* q = Pp + hs.off;
-        const float* k = Pp + hs.off + d;
-        Op qop{q, P, L * P, false};
-        if (hs.wma) {
-          ensure(hs.qw, N * d);
-          blas.mm(1, N, d, d, {q, P, 0, false}, {hs.w->value.data(), d, 0, false}, hs.qw.data(), d,
-                  0, nullptr, false);
-          qop = {hs.qw.data(), d, L * d, false};
+      const float* v = Pp + hs.off + (projections(hs.op) - 1) * d;
+      switch (hs.op) {
+        case flexnas::Op::kSdp:
+        case flexnas::Op::kWma: {
+          const float* q = Pp + hs.off;
+          const float* k = Pp + hs.off + d;
+          Op qop{q, P, L * P, false};
+          if (hs.op == flexnas::Op::kWma) {
+            ensure(hs.qw, N * d);
+            blas.mm(1, N, d, d, {q, P, 0, false}, {hs.w->value.data(), d, 0, false}, hs.qw.data(),
+                    d, 0, nullptr, false);
+            qop = {hs.qw.data(), d, L * d, false};
+          }
+          // Raw scores are kept for backward only where the kernel needs them (relu, quad);
+          // softmax and scale backward need the probabilities alone.
+          const bool keep_s = m.kernel == AttnKernel::kRelu || m.kernel == AttnKernel::kQuad;
+          Buf& sbuf = keep_s ? hs.S : scores;
+          if (!keep_s) hs.S = Buf();
+          ensure(sbuf, B * L * L);
+          ensure(hs.A, B * L * L);
+          blas.mm(B, L, L, d, qop, {k, P, L * P, true}, sbuf.data(), L, L * L, nullptr, false);
+          attn_kernel_fwd(hs, m.kernel, d, sbuf.data());
+          blas.mm(B, L, d, L, {hs.A.data(), L, L * L, false}, {v, P, L * P, false}, out, cw, L * cw,
+                  nullptr, false);
+          break;
         }
-        // Raw scores are kept for backward only where the kernel needs them (relu, quad);
-        // softmax and scale backward need the probabilities alone.
-        const bool keep_s = m.kernel == AttnKernel::kRelu || m.kernel == AttnKernel::kQuad;
-        Buf& sbuf = keep_s ? hs.S : scores;
-        if (!keep_s) hs.S = Buf();
-        ensure(sbuf, B * L * L);
-        ensure(hs.A, B * L * L);
-        blas.mm(B, L, L, d, qop, {k, P, L * P, true}, sbuf.data(), L, L * L, nullptr, false);
-        attn_kernel_fwd(hs, m.kernel, d, sbuf.data());
-        blas.mm(B, L, d, L, {hs.A.data(), L, L * L, false}, {v, P, L * P, false}, out, h, L * h,
-                nullptr, false);
-      } else if (hs.fam == Family::kL) {
-        ensure(t1, N * d);
-        if (!hs.dft) {
+        case flexnas::Op::kDct:
+          ensure(t1, N * d);
           blas.mm(B, L, d, L, {mat(0, L).data(), L, 0, false}, {v, P, L * P, false}, t1.data(), d,
                   L * d, nullptr, false);
-          blas.mm(1, N, d, d, {t1.data(), d, 0, false}, {mat(0, d).data(), d, 0, true}, out, h, 0,
+          blas.mm(1, N, d, d, {t1.data(), d, 0, false}, {mat(0, d).data(), d, 0, true}, out, cw, 0,
                   nullptr, false);
-        } else {
+          break;
+        case flexnas::Op::kDft:
+          ensure(t1, N * d);
           ensure(t2, N * d);
           blas.mm(B, L, d, L, {mat(1, L).data(), L, 0, false}, {v, P, L * P, false}, t1.data(), d,
                   L * d, nullptr, false);
           blas.mm(B, L, d, L, {mat(2, L).data(), L, 0, false}, {v, P, L * P, false}, t2.data(), d,
                   L * d, nullptr, false);
-          blas.mm(1, N, d, d, {t1.data(), d, 0, false}, {mat(1, d).data(), d, 0, false}, out, h, 0,
+          blas.mm(1, N, d, d, {t1.data(), d, 0, false}, {mat(1, d).data(), d, 0, false}, out, cw, 0,
                   nullptr, false);
-          blas.mm(1, N, d, d, {t2.data(), d, 0, false}, {mat(3, d).data(), d, 0, false}, out, h, 0,
+          blas.mm(1, N, d, d, {t2.data(), d, 0, false}, {mat(3, d).data(), d, 0, false}, out, cw, 0,
                   nullptr, true);
-        }
-      } else {
-        conv_fwd(hs, v, P, out, h, d);
+          break;
+        case flexnas::Op::kConv:
+          conv_fwd(hs, v, P, out, cw, d);
+          break;
       }
     }
-    dense(m.C.data(), h, N, m.wo, m.bo, z, h);
+    dense(m.C.data(), cw, N, m.wo, m.bo, z, h);
   }
 
   void conv_fwd(const HeadState& hs, const float* v, i64 ldv, float* out, i64 ldo, i64 d) {
@@ -764,69 +794,76 @@ struct Model::Impl {
 
   // dz [N, h] -> dx [N, h] (written).
   void mix_bwd(MixState& m, const float* dz, float* dx) {
-    const i64 P = m.P, d = m.d, h = m.h;
-    ensure(gc, N * h);
+    const i64 P = m.P, d = m.d, h = m.h, cw = m.cat;
+    ensure(gc, N * cw);
     ensure(gp, N * P);
     float* dC = gc.data();
     float* dP = gp.data();
-    dense_bwd(m.C.data(), h, dz, h, N, m.wo, m.bo, dC, h);
+    dense_bwd(m.C.data(), cw, dz, h, N, m.wo, m.bo, dC, cw);
     const float* Pp = m.Pb.data();
     for (std::size_t i = 0; i < m.heads.size(); ++i) {
       HeadState& hs = m.heads[i];
       const float* dout = dC + static_cast<i64>(i) * d;
-      const i64 voff = hs.off + (hs.fam == Family::kSa ? 2 * d : 0);
+      const i64 voff = hs.off + (projections(hs.op) - 1) * d;
       const float* v = Pp + voff;
       float* dv = dP + voff;
-      if (hs.fam == Family::kSa) {
-        const float* q = Pp + hs.off;
-        const float* k = Pp + hs.off + d;
-        ensure(dA, B * L * L);
-        // dA = dctx v^T; dv = A^T dctx
-        blas.mm(B, L, L, d, {dout, h, L * h, false}, {v, P, L * P, true}, dA.data(), L, L * L,
-                nullptr, false);
-        blas.mm(B, L, d, L, {hs.A.data(), L, L * L, true}, {dout, h, L * h, false}, dv, P, L * P,
-                nullptr, false);
-        attn_kernel_bwd(hs, m.kernel, d, dA.data());
-        Op qop = hs.wma ? Op{hs.qw.data(), d, L * d, false} : Op{q, P, L * P, false};
-        float* dqw = dP + hs.off;
-        i64 lddq = P;
-        if (hs.wma) {
-          ensure(dq, N * d);
-          dqw = dq.data();
-          lddq = d;
+      switch (hs.op) {
+        case flexnas::Op::kSdp:
+        case flexnas::Op::kWma: {
+          const bool wma = hs.op == flexnas::Op::kWma;
+          const float* q = Pp + hs.off;
+          const float* k = Pp + hs.off + d;
+          ensure(dA, B * L * L);
+          // dA = dctx v^T; dv = A^T dctx
+          blas.mm(B, L, L, d, {dout, cw, L * cw, false}, {v, P, L * P, true}, dA.data(), L, L * L,
+                  nullptr, false);
+          blas.mm(B, L, d, L, {hs.A.data(), L, L * L, true}, {dout, cw, L * cw, false}, dv, P,
+                  L * P, nullptr, false);
+          attn_kernel_bwd(hs, m.kernel, d, dA.data());
+          Op qop = wma ? Op{hs.qw.data(), d, L * d, false} : Op{q, P, L * P, false};
+          float* dqw = dP + hs.off;
+          i64 lddq = P;
+          if (wma) {
+            ensure(dq, N * d);
+            dqw = dq.data();
+            lddq = d;
+          }
+          blas.mm(B, L, d, L, {dA.data(), L, L * L, false}, {k, P, L * P, false}, dqw, lddq,
+                  L * lddq, nullptr, false);
+          blas.mm(B, L, d, L, {dA.data(), L, L * L, true}, qop, dP + hs.off + d, P, L * P, nullptr,
+                  false);
+          if (wma) {
+            blas.mm(1, d, d, N, {q, P, 0, true}, {dqw, d, 0, false}, hs.w->grad.data(), d, 0,
+                    nullptr, true);
+            blas.mm(1, N, d, d, {dqw, d, 0, false}, {hs.w->value.data(), d, 0, true}, dP + hs.off,
+                    P, 0, nullptr, false);
+          }
+          break;
         }
-        blas.mm(B, L, d, L, {dA.data(), L, L * L, false}, {k, P, L * P, false}, dqw, lddq,
-                L * lddq, nullptr, false);
-        blas.mm(B, L, d, L, {dA.data(), L, L * L, true}, qop, dP + hs.off + d, P, L * P, nullptr,
-                false);
-        if (hs.wma) {
-          blas.mm(1, d, d, N, {q, P, 0, true}, {dqw, d, 0, false}, hs.w->grad.data(), d, 0, nullptr,
-                  true);
-          blas.mm(1, N, d, d, {dqw, d, 0, false}, {hs.w->value.data(), d, 0, true}, dP + hs.off, P,
-                  0, nullptr, false);
-        }
-      } else if (hs.fam == Family::kL) {
-        ensure(t1, N * d);
-        if (!hs.dft) {
+        case flexnas::Op::kDct:
+          ensure(t1, N * d);
           // out = (D_L v) D_d^T: dT = dout D_d, dv = D_L^T dT
-          blas.mm(1, N, d, d, {dout, h, 0, false}, {mat(0, d).data(), d, 0, false}, t1.data(), d,
+          blas.mm(1, N, d, d, {dout, cw, 0, false}, {mat(0, d).data(), d, 0, false}, t1.data(), d,
                   0, nullptr, false);
           blas.mm(B, L, d, L, {mat(0, L).data(), L, 0, true}, {t1.data(), d, L * d, false}, dv, P,
                   L * P, nullptr, false);
-        } else {
+          break;
+        case flexnas::Op::kDft:
+          ensure(t1, N * d);
           ensure(t2, N * d);
           // out = (C_L v) C_d + (S_L v)(-S_d): dT1 = dout C_d^T, dT2 = dout (-S_d)^T
-          blas.mm(1, N, d, d, {dout, h, 0, false}, {mat(1, d).data(), d, 0, true}, t1.data(), d, 0,
+          blas.mm(1, N, d, d, {dout, cw, 0, false}, {mat(1, d).data(), d, 0, true}, t1.data(), d, 0,
                   nullptr, false);
-          blas.mm(1, N, d, d, {dout, h, 0, false}, {mat(3, d).data(), d, 0, true}, t2.data(), d, 0,
+          blas.mm(1, N, d, d, {dout, cw, 0, false}, {mat(3, d).data(), d, 0, true}, t2.data(), d, 0,
                   nullptr, false);
           blas.mm(B, L, d, L, {mat(1, L).data(), L, 0, true}, {t1.data(), d, L * d, false}, dv, P,
                   L * P, nullptr, false);
           blas.mm(B, L, d, L, {mat(2, L).data(), L, 0, true}, {t2.data(), d, L * d, false}, dv, P,
                   L * P, nullptr, true);
-        }
-      } else {
-        conv_bwd(hs, v, P, dout, h, dv, P, d);
+          break;
+        case flexnas::Op::kConv:
+          conv_bwd(hs, v, P, dout, cw, dv, P, d);
+          break;
       }
     }
     dense_bwd(m.in, h, dP, P, N, m.win, m.bin, dx, h);

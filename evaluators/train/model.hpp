@@ -79,7 +79,8 @@ class Trainable {
 // projections of layer J in one matrix (per head: q, k, v columns for sa, v for l and c, in
 // head order; export_weight serves each head's [h, d] slice under its ONNX name), and
 // `classifier_token.weight` / `.bias` of the token-level head. A conv weight is stored
-// [d, k] (ONNX [d, 1, k], the same values).
+// [d, k] (ONNX [d, 1, k], the same values). Heads have d = h // n dimensions; the mixing
+// output weight is [n * d, h] (n * d < h where n does not divide h).
 class Model : public Trainable {
  public:
   // Weights: normal(0, 0.02) per tensor from `seed`, biases 0, norm gains 1.

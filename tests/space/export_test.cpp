@@ -31,6 +31,35 @@ TEST_CASE("hf_config_round_trips_the_architecture", "[export]") {
   CHECK_THROWS_AS(architecture_from_hf(broken), InputError);
 }
 
+TEST_CASE("hf_config_round_trips_heads_of_h_floordiv_n", "[export]") {
+  // FlexiBERT 2.0: n need not divide h; every head has h // n dimensions (4 of 21 in 85, 12 of
+  // 21 in 256, 3 of 33 in 100), in the hetero and the standard form.
+  const auto hetero = architecture_from_string(
+      R"({"l":3,"o":[["sa_sdp_21","sa_wma_21","l_dft_21","c_5_21"],)"
+      R"(["l_dct_21","sa_sdp_21","sa_sdp_21","sa_sdp_21","sa_sdp_21","sa_sdp_21","sa_sdp_21",)"
+      R"("sa_sdp_21","sa_sdp_21","sa_sdp_21","sa_sdp_21","c_3_21"],)"
+      R"(["sa_wma_33","sa_wma_33","sa_wma_33"]],)"
+      R"("h":[85,256,100],"f":[[128],[512],[64]]})");
+  REQUIRE(hetero.layers[0].head_size() == 21);
+  REQUIRE(hetero.layers[0].attention_width() == 84);
+  REQUIRE(hetero.layers[1].head_size() == 21);
+  REQUIRE(hetero.layers[2].attention_width() == 99);
+  const auto standard = architecture_from_string(
+      R"({"l":2,"o":["sa","l"],"h":[64,100],"n":[3,7],"f":[[128],[256]],"p":["wma","dft"]})");
+  for (const auto& a : {hetero, standard}) {
+    const auto c = hf_config(a);
+    INFO(c.dump());
+    const auto back = architecture_from_hf(nlohmann::json::parse(c.dump()));
+    CHECK(back == a);
+    for (std::size_t j = 0; j < a.layers.size(); ++j) {
+      CHECK(back.layers[j].head_size() == a.layers[j].head_size());
+      CHECK(back.layers[j].attention_width() == a.layers[j].attention_width());
+    }
+    CHECK(to_string(back) == to_string(a));
+  }
+  CHECK(hf_config(standard)["attention_heads_list"] == nlohmann::json({3, 7}));
+}
+
 TEST_CASE("onnx_model_framing_determinism_and_weight_hook", "[export]") {
   const auto a = architecture_from_string(kHetero);
   ExportOptions opt;
