@@ -46,9 +46,9 @@ CLI::App* group(CLI::App& app, const std::string& name, const std::string& descr
 }
 
 void SpaceArgs::add(CLI::App* cmd, bool required) {
-  auto* opt = cmd->add_option("--space", space,
-                              "built-in space (flexibert-test, flexibert-small, flexibert-full, "
-                              "flexibert-hetero, mqar-hetero) or a YAML file");
+  std::string names;
+  for (const auto& n : DesignSpace::builtin_names()) names += (names.empty() ? "" : ", ") + n;
+  auto* opt = cmd->add_option("--space", space, "built-in space (" + names + ") or a YAML file");
   if (required) opt->required();
   else opt->capture_default_str();
   cmd->add_option("--layers-per-stack", layers_per_stack,

@@ -127,6 +127,7 @@ expect_input_error "holds no study" "$flexnas" resume --study nowhere
 
 # --- every command shown in the README and docs -------------------------------------------
 ln -s "$src/data" data
+ln -s "$src/tests" tests
 while IFS= read -r line; do
   cmd=${line/build\/bin\/flexnas/$flexnas}
   if bash -c "$cmd" >/dev/null 2>"$work/err"; then ok; else bad "doc command failed: $line: $(head -c 300 "$work/err")"; fi
