@@ -1,7 +1,13 @@
 #include "evaluators/arch_features.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
 #include <map>
+
+#include <nlohmann/json.hpp>
 
 #include "space/error.hpp"
 #include "space/model_stats.hpp"
@@ -194,6 +200,76 @@ std::vector<double> arch_features(const Architecture& a, const std::vector<std::
     }
   }
   return out;
+}
+
+bool is_model_table(const std::string& path) {
+  auto ends = [&](const std::string& e) {
+    return path.size() >= e.size() && path.compare(path.size() - e.size(), e.size(), e) == 0;
+  };
+  if (ends(".jsonl") || ends(".ndjson")) return true;
+  std::ifstream in(path);
+  char c = 0;
+  while (in.get(c))
+    if (!std::isspace(static_cast<unsigned char>(c))) return c == '{';
+  return false;
+}
+
+latency::Table read_model_table(const std::string& path, const std::vector<std::string>& names) {
+  std::ifstream in(path);
+  if (!in) throw InputError("cannot read file '" + path + "'");
+  latency::Table t;
+  t.path = path;
+  t.columns = names;
+  std::vector<std::map<std::string, std::string>> extra;
+  std::string line;
+  char buf[40];
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = path + ":" + std::to_string(n);
+    nlohmann::ordered_json j;
+    try {
+      j = nlohmann::ordered_json::parse(line);
+    } catch (const nlohmann::json::exception&) {
+      throw InputError(where + ": malformed JSON line");
+    }
+    if (!j.is_object() || !j.contains("model"))
+      throw InputError(where + ": not an object with a \"model\" field");
+    std::vector<double> f;
+    try {
+      f = arch_features(architecture_from_json(nlohmann::json::parse(j["model"].dump())), names);
+    } catch (const nlohmann::json::exception& e) {
+      throw InputError(where + ": " + e.what());
+    } catch (const InputError& e) {
+      throw InputError(where + ": " + e.what());
+    }
+    std::vector<std::string> row;
+    for (double v : f) {
+      std::snprintf(buf, sizeof buf, "%.17g", v);
+      row.push_back(buf);
+    }
+    std::map<std::string, std::string> more;
+    for (const auto& [key, value] : j.items()) {
+      if (key == "model") continue;
+      if (std::find(t.columns.begin(), t.columns.end(), key) == t.columns.end())
+        t.columns.push_back(key);
+      if (value.is_number()) {
+        std::snprintf(buf, sizeof buf, "%.17g", value.get<double>());
+        more[key] = buf;
+      } else {
+        more[key] = value.dump();
+      }
+    }
+    t.cells.push_back(std::move(row));
+    t.lines.push_back(n);
+    extra.push_back(std::move(more));
+  }
+  if (t.cells.empty()) throw InputError("file '" + path + "' holds no models");
+  for (std::size_t r = 0; r < t.cells.size(); ++r)
+    for (std::size_t c = names.size(); c < t.columns.size(); ++c) {
+      const auto it = extra[r].find(t.columns[c]);
+      t.cells[r].push_back(it == extra[r].end() ? std::string() : it->second);
+    }
+  return t;
 }
 
 }  // namespace flexnas

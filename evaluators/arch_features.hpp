@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "evaluators/latency_model.hpp"
 #include "space/architecture.hpp"
 
 namespace flexnas {
@@ -25,5 +26,15 @@ std::vector<double> arch_features(const Architecture& a, const std::vector<std::
 
 // The names among `names` that are not architecture features.
 std::vector<std::string> unknown_arch_features(const std::vector<std::string>& names);
+
+// True when `path` looks like a table of JSON lines (ends in .jsonl or .ndjson, or its
+// first non-blank character is '{') rather than a CSV file.
+bool is_model_table(const std::string& path);
+
+// A JSON-lines table (one object per line with a "model" dict, as the EdgeTran device
+// tables) as a latency::Table: the named architecture features computed from each model
+// dict, then every top-level field other than "model" (numbers as numbers, others as their
+// JSON text). Throws InputError naming file:line for a malformed line or model dict.
+latency::Table read_model_table(const std::string& path, const std::vector<std::string>& names);
 
 }  // namespace flexnas
