@@ -129,6 +129,23 @@ void add_fit(CLI::App* g) {
         if (latency::to_string(c.kind) == k) o.grid.push_back(c);
     }
     if (o.grid.empty()) throw InputError("--kinds names no model kind (valid: ridge, mlp, gbt)");
+    if (jsonl) {
+      // Device tables are small (21 rows on the NCS) and their 25 features collinear (counts
+      // and FLOPs per operation): add strongly penalised linear ridge models, and leave out
+      // quadratic ridge (325 products for at most a few hundred rows; never chosen on the
+      // EdgeTran tables, and most of the fitting time).
+      std::vector<latency::ModelConfig> grid;
+      for (const auto& c : o.grid) {
+        if (c.kind == latency::ModelKind::kRidge && c.quadratic) continue;
+        grid.push_back(c);
+        if (c.kind == latency::ModelKind::kRidge && c.lambda == 1e-2)
+          for (double l : {0.1, 1.0}) {
+            grid.push_back(c);
+            grid.back().lambda = l;
+          }
+      }
+      o.grid = grid;
+    }
     o.progress = delayed_progress();
     auto rep = latency::fit(table, targets, features, o);
     std::optional<latency::KfoldReport> kf;

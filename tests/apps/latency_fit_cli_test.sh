@@ -47,9 +47,9 @@ fi
 # JSON lines of model dicts (EdgeTran device tables, tests/data/edgetran): features from the
 # dicts, k-fold MAPE of the fitted models next to the FLOPs+params baseline on the same folds.
 ET=$src/tests/data/edgetran
-for run in ncs:latency_s ncs:energy_j rpi:latency_s; do
-  dev=${run%%:*} t=${run#*:}
-  out=$("$flexnas" latency fit --data "$ET/$dev.jsonl" --target "$t" --kinds ridge,gbt -o "et-$dev-$t.json" --json)
+for run in ncs:latency_s:ridge,gbt ncs:energy_j:ridge rpi:latency_s:ridge rpi:energy_j:ridge; do
+  IFS=: read -r dev t kinds <<<"$run"
+  out=$("$flexnas" latency fit --data "$ET/$dev.jsonl" --target "$t" --kinds "$kinds" -o "et-$dev-$t.json" --json)
   python3 -c '
 import json, sys
 j = json.loads(sys.argv[1]); k = j["kfold"]
