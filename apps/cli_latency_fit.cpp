@@ -1,10 +1,12 @@
 // flexnas latency fit|predict|features: the learned latency model (docs/latency-model.md).
 // `flexnas latency profile|measure` live in another file; cli::group shares the group.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -28,6 +30,19 @@ std::vector<std::string> split_list(const std::string& s) {
   return out;
 }
 
+// Unit of a measured column from its suffix (latency_s: s, energy_j: J), else ms.
+std::string unit_of(const std::string& target) {
+  auto ends = [&](const char* e) {
+    const std::string x(e);
+    return target.size() > x.size() && target.compare(target.size() - x.size(), x.size(), x) == 0;
+  };
+  if (ends("_ms")) return "ms";
+  if (ends("_s")) return "s";
+  if (ends("_j")) return "J";
+  if (ends("_w")) return "W";
+  return "ms";
+}
+
 nlohmann::json num(double v) {
   return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
 }
@@ -49,25 +64,37 @@ latency::Progress delayed_progress() {
 
 void add_fit(CLI::App* g) {
   auto* cmd = g->add_subcommand(
-      "fit", "fit a latency model to measured rows of a CSV file (CV model selection)");
+      "fit",
+      "fit a latency model to measured rows of a CSV file or a JSON-lines table of model dicts "
+      "(CV model selection)");
   struct Args {
-    std::string data, target, features, out, kinds = "ridge,mlp,gbt";
+    std::string data, target, features, out, kinds = "ridge,mlp,gbt", baseline;
     double test_fraction = 0.1;
+    int seq = 128;
     std::uint64_t seed = 0;
     int folds = 5;
     bool json = false;
   };
   auto a = std::make_shared<Args>();
-  cmd->add_option("--data", a->data, "CSV file: header line, one measured architecture per row")
+  cmd->add_option("--data", a->data,
+                  "CSV file (header line, one measured architecture per row) or JSON lines "
+                  "(.jsonl: objects with a \"model\" dict and measured fields; features come "
+                  "from the model dict)")
       ->required();
   cmd->add_option("--target", a->target, "column to predict; COL+COL+... predicts the sum")
       ->required();
   cmd->add_option("--features", a->features,
                   "comma-separated feature columns (default: every numeric column except the "
                   "targets and, for a target P_rest, the columns starting with P_)");
-  cmd->add_option("--test-fraction", a->test_fraction,
-                  "random share of rows held out for the test scores")
+  auto* tf = cmd->add_option("--test-fraction", a->test_fraction,
+                             "random share of rows held out for the test scores (default 0.1 "
+                             "for CSV, 0 for JSON lines, which get the k-fold report instead)");
+  cmd->add_option("--seq", a->seq, "JSON lines: sequence length of the FLOPs features")
+      ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
+  cmd->add_option("--baseline", a->baseline,
+                  "JSON lines: columns of the least-squares baseline of the k-fold report "
+                  "(default gflops_seq<seq>,params_m)");
   cmd->add_option("--seed", a->seed, "seed of the split, the folds and the models")
       ->capture_default_str();
   cmd->add_option("--folds", a->folds, "cross-validation folds")
@@ -77,11 +104,21 @@ void add_fit(CLI::App* g) {
       ->capture_default_str();
   cmd->add_option("-o,--output", a->out, "model file (JSON) to write")->required();
   cmd->add_flag("--json", a->json, "print one JSON object with the scores");
-  cmd->callback([a] {
+  cmd->callback([a, tf] {
     const auto targets = latency::split_target(a->target);
-    const auto table = latency::read_csv(a->data);
+    const bool jsonl = is_model_table(a->data);
+    auto features = split_list(a->features);
+    const auto baseline =
+        a->baseline.empty()
+            ? std::vector<std::string>{"gflops_seq" + std::to_string(a->seq), "params_m"}
+            : split_list(a->baseline);
+    if (jsonl && features.empty()) features = arch_feature_names(a->seq);
+    auto columns = features;
+    for (const auto& b : baseline)
+      if (std::find(columns.begin(), columns.end(), b) == columns.end()) columns.push_back(b);
+    const auto table = jsonl ? read_model_table(a->data, columns) : latency::read_csv(a->data);
     latency::FitOptions o;
-    o.test_fraction = a->test_fraction;
+    o.test_fraction = jsonl && tf->count() == 0 ? 0.0 : a->test_fraction;
     o.seed = a->seed;
     o.folds = a->folds;
     o.grid.clear();
@@ -92,8 +129,43 @@ void add_fit(CLI::App* g) {
         if (latency::to_string(c.kind) == k) o.grid.push_back(c);
     }
     if (o.grid.empty()) throw InputError("--kinds names no model kind (valid: ridge, mlp, gbt)");
+    if (jsonl) {
+      // Device tables are small (21 rows on the NCS) and their 25 features collinear (counts
+      // and FLOPs per operation): add strongly penalised linear ridge models, and leave out
+      // quadratic ridge (325 products for at most a few hundred rows; never chosen on the
+      // EdgeTran tables, and most of the fitting time).
+      std::vector<latency::ModelConfig> grid;
+      for (const auto& c : o.grid) {
+        if (c.kind == latency::ModelKind::kRidge && c.quadratic) continue;
+        grid.push_back(c);
+        if (c.kind == latency::ModelKind::kRidge && c.lambda == 1e-2)
+          for (double l : {0.1, 1.0}) {
+            grid.push_back(c);
+            grid.back().lambda = l;
+          }
+      }
+      o.grid = grid;
+    }
     o.progress = delayed_progress();
-    const auto rep = latency::fit(table, targets, split_list(a->features), o);
+    auto rep = latency::fit(table, targets, features, o);
+    std::optional<latency::KfoldReport> kf;
+    if (jsonl) {
+      const auto y = table.matrix(targets).rowwise().sum().eval();
+      const auto rows = latency::split_rows(table.rows(), o.test_fraction, o.seed).first;
+      kf = latency::kfold_report(latency::take_rows(table.matrix(features), rows),
+                                 latency::take_rows(Eigen::VectorXd(y), rows),
+                                 latency::take_rows(table.matrix(baseline), rows), o.grid, a->folds,
+                                 a->seed, o.progress);
+      nlohmann::json k = {{"folds", kf->folds},
+                          {"rows", rows.size()},
+                          {"baseline", baseline},
+                          {"baseline_mape", kf->baseline_mape},
+                          {"selected_mape", kf->selected_mape},
+                          {"selected_per_fold", kf->selected}};
+      for (const auto& [kind, m] : kf->kinds) k[kind + "_mape"] = m;
+      rep.model.scores["kfold"] = k;
+      rep.model.unit = unit_of(rep.model.target_name());
+    }
     rep.model.save(a->out);
     const auto& sel = rep.cv[rep.best];
     if (a->json) {
@@ -109,6 +181,17 @@ void add_fit(CLI::App* g) {
       j["baseline_test_mape"] = num(rep.baseline_mape);
       j["baseline_test_rmse"] = num(rep.baseline_rmse);
       j["cv_mape"] = sel.mape;
+      if (kf) {
+        nlohmann::ordered_json k;
+        k["folds"] = kf->folds;
+        k["baseline"] = baseline;
+        k["baseline_mape"] = kf->baseline_mape;
+        for (const auto& [kind, m] : kf->kinds) k[kind + "_mape"] = m;
+        k["selected_mape"] = kf->selected_mape;
+        k["ratio"] = kf->selected_mape / kf->baseline_mape;
+        k["selected_per_fold"] = kf->selected;
+        j["kfold"] = k;
+      }
       j["cv"] = nlohmann::json::array();
       for (const auto& s : rep.cv)
         j["cv"].push_back({{"model", s.config.label()}, {"mape", s.mape}, {"rmse", s.rmse}});
@@ -116,9 +199,9 @@ void add_fit(CLI::App* g) {
       std::cout << j.dump() << "\n";
       return;
     }
-    std::printf("data      %s: %zu rows, %zu for training, %zu held out (seed %llu)\n",
-                a->data.c_str(), table.rows(), rep.n_train, rep.n_test,
-                static_cast<unsigned long long>(a->seed));
+    std::printf("data      %s: %zu rows%s, %zu for training, %zu held out (seed %llu)\n",
+                a->data.c_str(), table.rows(), jsonl ? " (features from the model dicts)" : "",
+                rep.n_train, rep.n_test, static_cast<unsigned long long>(a->seed));
     std::printf("target    %s\n", rep.model.target_name().c_str());
     std::string f;
     for (const auto& n : rep.model.features) f += (f.empty() ? "" : ", ") + n;
@@ -130,6 +213,20 @@ void add_fit(CLI::App* g) {
     }
     std::printf("selected  %s by %d-fold CV MAPE %.3f %% (of %zu configurations)\n",
                 sel.config.label().c_str(), a->folds, sel.mape, rep.cv.size());
+    if (kf) {
+      std::string b;
+      for (const auto& n : baseline) b += (b.empty() ? "" : ", ") + n;
+      std::printf(
+          "k-fold    %d-fold MAPE, each row predicted by models fit without its fold (the "
+          "configuration chosen by CV inside the other folds), same folds for every line:\n",
+          kf->folds);
+      std::printf("  baseline  %8.3f %%  least squares with intercept on %s\n", kf->baseline_mape,
+                  b.c_str());
+      for (const auto& [kind, m] : kf->kinds)
+        std::printf("  %-8s  %8.3f %%  %.3f x baseline\n", kind.c_str(), m, m / kf->baseline_mape);
+      std::printf("  selected  %8.3f %%  %.3f x baseline (best of all kinds by inner CV)\n",
+                  kf->selected_mape, kf->selected_mape / kf->baseline_mape);
+    }
     if (rep.n_test > 0)
       std::printf(
           "test      MAPE %.3f %%  RMSE %.4g; linear least squares: MAPE %.3f %%  RMSE %.4g\n",
@@ -145,7 +242,10 @@ void add_predict(CLI::App* g) {
   auto out = std::make_shared<std::string>("-");
   auto json = std::make_shared<bool>(false);
   cmd->add_option("--model-file", *model, "model file from flexnas latency fit")->required();
-  cmd->add_option("--data", *data, "CSV file holding the model's feature columns")->required();
+  cmd->add_option("--data", *data,
+                  "CSV file holding the model's feature columns, or JSON lines of objects with a "
+                  "\"model\" dict (features computed from it)")
+      ->required();
   cmd->add_option("-o,--output", *out, "CSV of line,prediction (- for stdout)")
       ->capture_default_str();
   cmd->add_flag(
@@ -153,7 +253,8 @@ void add_predict(CLI::App* g) {
       "print one JSON object: predictions, and MAPE/RMSE when the target columns are present");
   cmd->callback([=] {
     const auto m = latency::LatencyModel::load(*model);
-    const auto table = latency::read_csv(*data);
+    const auto table =
+        is_model_table(*data) ? read_model_table(*data, m.features) : latency::read_csv(*data);
     const Eigen::VectorXd p = m.predict(table.matrix(m.features));
     bool have_target = true;
     for (const auto& t : m.targets) have_target = have_target && table.index(t) >= 0;

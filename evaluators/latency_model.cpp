@@ -1002,6 +1002,59 @@ std::vector<CvScore> cross_validate(const MatrixXd& x, const VectorXd& y,
   return out;
 }
 
+KfoldReport kfold_report(const MatrixXd& x, const VectorXd& y, const MatrixXd& xbase,
+                         const std::vector<ModelConfig>& grid_in, int folds, std::uint64_t seed,
+                         const Progress& progress) {
+  const auto n = static_cast<std::size_t>(x.rows());
+  if (n < 4) throw InputError("k-fold report: " + std::to_string(n) + " rows are too few");
+  const bool positive = (y.array() > 0).all();
+  std::vector<ModelConfig> grid;
+  for (const auto& c : grid_in)
+    if (!c.log_target || positive) grid.push_back(c);
+  if (grid.empty()) throw InputError("no model to try (log-target models need positive targets)");
+  std::vector<ModelKind> kinds;
+  for (const auto& c : grid)
+    if (std::find(kinds.begin(), kinds.end(), c.kind) == kinds.end()) kinds.push_back(c.kind);
+  const auto k = static_cast<std::size_t>(std::clamp<int>(folds, 2, static_cast<int>(n)));
+  const auto p = permutation(n, mix(seed, 30));
+  VectorXd base = VectorXd::Zero(x.rows()), sel = base;
+  std::vector<VectorXd> per_kind(kinds.size(), base);
+  KfoldReport rep;
+  rep.folds = static_cast<int>(k);
+  ModelConfig ols;
+  ols.lambda = 0;
+  for (std::size_t f = 0; f < k; ++f) {
+    std::vector<Index> train, test;
+    for (std::size_t i = 0; i < n; ++i) (i % k == f ? test : train).push_back(p[i]);
+    const MatrixXd xtr = take_rows(x, train), xte = take_rows(x, test);
+    const VectorXd ytr = take_rows(y, train);
+    auto put = [&](VectorXd& into, const VectorXd& pr) {
+      for (std::size_t i = 0; i < test.size(); ++i) into(test[i]) = pr(static_cast<Index>(i));
+    };
+    put(base,
+        LatencyModel::train(take_rows(xbase, train), ytr, ols, 0).predict(take_rows(xbase, test)));
+    const auto cv = cross_validate(xtr, ytr, grid, static_cast<int>(k), mix(seed, 40 + f));
+    std::size_t best = 0;
+    for (std::size_t c = 1; c < cv.size(); ++c)
+      if (cv[c].mape < cv[best].mape) best = c;
+    for (std::size_t q = 0; q < kinds.size(); ++q) {
+      std::size_t b = grid.size();
+      for (std::size_t c = 0; c < cv.size(); ++c)
+        if (grid[c].kind == kinds[q] && (b == grid.size() || cv[c].mape < cv[b].mape)) b = c;
+      const VectorXd pr = LatencyModel::train(xtr, ytr, grid[b], mix(seed, 1000 + f)).predict(xte);
+      put(per_kind[q], pr);
+      if (b == best) put(sel, pr);
+    }
+    rep.selected.push_back(grid[best].label());
+    if (progress) progress("k-fold", f + 1, k);
+  }
+  rep.baseline_mape = mape(y, base);
+  rep.selected_mape = mape(y, sel);
+  for (std::size_t q = 0; q < kinds.size(); ++q)
+    rep.kinds.emplace_back(to_string(kinds[q]), mape(y, per_kind[q]));
+  return rep;
+}
+
 FitReport fit(const Table& t, const std::vector<std::string>& targets,
               std::vector<std::string> features, const FitOptions& o) {
   FitReport rep;

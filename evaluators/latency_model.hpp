@@ -228,6 +228,22 @@ struct FitReport {
 FitReport fit(const Table& t, const std::vector<std::string>& targets,
               std::vector<std::string> features, const FitOptions& o);
 
+// k-fold estimate of the whole fitting procedure next to a baseline on the same folds:
+// every row is predicted by models that never saw it. Per outer fold, the configuration
+// of each kind (and the best of all) is chosen by an inner k-fold CV on the outer-training
+// rows only, refit on them and scored on the held-out fold; the baseline is least squares
+// with an intercept on the columns of `xbase` (raw target), fit on the same rows.
+struct KfoldReport {
+  int folds = 0;
+  double baseline_mape = 0;  // percent, over every row predicted out of fold
+  double selected_mape = 0;  // the configuration chosen by inner CV over all kinds
+  std::vector<std::pair<std::string, double>> kinds;  // (kind, MAPE) in grid order
+  std::vector<std::string> selected;                  // chosen configuration per fold
+};
+KfoldReport kfold_report(const Eigen::MatrixXd& x, const Eigen::VectorXd& y,
+                         const Eigen::MatrixXd& xbase, const std::vector<ModelConfig>& grid,
+                         int folds, std::uint64_t seed, const Progress& progress = {});
+
 // Seeded split of n rows: (train, test) index lists.
 std::pair<std::vector<Eigen::Index>, std::vector<Eigen::Index>> split_rows(std::size_t n,
                                                                            double test_fraction,

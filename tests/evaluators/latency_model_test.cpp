@@ -1,5 +1,6 @@
 // The learned latency model: numerics against closed forms and finite differences, file
 // format, CSV errors, and the acceptance check on HAT's measured sub-transformers.
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -265,6 +266,79 @@ TEST_CASE("architecture features by hand", "[latency]") {
   CHECK(v.back() > 0);
   CHECK(unknown_arch_features({"layers", "gflops_seq7", "gflops_seq0", "decoder_layer_num"}) ==
         std::vector<std::string>{"gflops_seq0", "decoder_layer_num"});
+}
+
+TEST_CASE("per-operation head counts and FLOPs by hand", "[latency]") {
+  const auto a = architecture_from_string(
+      R"({"l":2,"o":["sa","c"],"h":[128,256],"n":[2,4],"f":[[512],[1024,1024]],"p":["sdp","9"]})");
+  const auto names = arch_feature_names(64);
+  const auto v = arch_features(a, names);
+  auto at = [&](const std::string& n) {
+    const auto it = std::find(names.begin(), names.end(), n);
+    REQUIRE(it != names.end());
+    return v[static_cast<std::size_t>(it - names.begin())];
+  };
+  CHECK(at("heads_sdp") == 2);
+  CHECK(at("heads_conv") == 4);
+  CHECK(at("heads_wma") + at("heads_dft") + at("heads_dct") == 0);
+  // sdp, L = 64, h = 128, d = 64, per head: Q, K, V (3 (2 L h d + L d)), scores and P V
+  // (2 x 2 L^2 d), scale and softmax (6 L^2).
+  const double sdp = 3 * (2.0 * 64 * 128 * 64 + 64 * 64) + 4.0 * 64 * 64 * 64 + 6.0 * 64 * 64;
+  CHECK(at("gflops_sdp_seq64") == Approx(2 * sdp / 1e9));
+  // conv, h = 256, d = 64, kernel 9, per head: projection 2 L h d + L d, depthwise 2 L k d.
+  const double conv = 2.0 * 64 * 256 * 64 + 64 * 64 + 2.0 * 64 * 9 * 64;
+  CHECK(at("gflops_conv_seq64") == Approx(4 * conv / 1e9));
+  CHECK(at("gflops_wma_seq64") + at("gflops_dft_seq64") + at("gflops_dct_seq64") == 0);
+  CHECK(at("gflops_ff_seq64") > 0);
+  CHECK(at("gflops_sdp_seq64") + at("gflops_conv_seq64") + at("gflops_ff_seq64") <
+        at("gflops_seq64"));
+  CHECK(at("params_m") > at("encoder_params_m"));
+  CHECK(arch_features(a, {"gflops_dft_seq512"})[0] == 0);
+  CHECK(unknown_arch_features({"gflops_sdp_seq0", "gflops_xx_seq8", "heads_conv", "params_m"}) ==
+        std::vector<std::string>{"gflops_sdp_seq0", "gflops_xx_seq8"});
+}
+
+TEST_CASE("a JSON-lines table of model dicts reads as features and measured columns", "[latency]") {
+  const auto path = temp_path("table.jsonl");
+  const std::string m = R"({"l":1,"o":[["sa_sdp_42","l_dft_42","c_5_42"]],"h":[128],"f":[[512]]})";
+  write(path, "{\"model\": " + m + ", \"latency_s\": 2.5, \"tag\": \"x\"}\n\n{\"model\": " + m +
+                  ", \"latency_s\": 3}\n");
+  CHECK(is_model_table(path));
+  const auto t = read_model_table(path, {"heads_dft", "gflops_seq128"});
+  CHECK(t.columns == std::vector<std::string>{"heads_dft", "gflops_seq128", "latency_s", "tag"});
+  REQUIRE(t.rows() == 2);
+  CHECK(t.lines == std::vector<int>{1, 3});
+  CHECK(t.matrix({"heads_dft", "latency_s"}) == (MatrixXd(2, 2) << 1, 2.5, 1, 3).finished());
+  CHECK_THROWS_WITH(t.matrix({"tag"}),
+                    Catch::Contains("table.jsonl:1:4: column 'tag' holds '\"x\"'"));
+  write(path, "{\"model\": " + m + "}\n{\"model\": {\"l\": 1}}\n");
+  CHECK_THROWS_WITH(read_model_table(path, {"layers"}), Catch::Contains("table.jsonl:2: "));
+  CHECK_THROWS_WITH(read_model_table(path, {"glue"}),
+                    Catch::Contains("not architecture features: glue"));
+  const auto csv = temp_path("table.txt");
+  write(csv, "layers,y\n1,2\n");
+  CHECK_FALSE(is_model_table(csv));
+  write(csv, " {\"model\": " + m + "}\n");
+  CHECK(is_model_table(csv));
+  std::filesystem::remove(path);
+  std::filesystem::remove(csv);
+}
+
+TEST_CASE("k-fold report scores each kind and the baseline on the same folds", "[latency]") {
+  // y depends on x0 * x1 and x2; the baseline sees x0 and x1 only.
+  const MatrixXd u = random_matrix(120, 3, 7).array().abs() + 0.5;
+  const VectorXd y = (u.col(0).cwiseProduct(u.col(1)) + 2 * u.col(2)).array() + 1;
+  const auto grid = ridge_grid();
+  const auto r1 = kfold_report(u, y, u.leftCols(2), grid, 4, 3);
+  const auto r2 = kfold_report(u, y, u.leftCols(2), grid, 4, 3);
+  CHECK(r1.folds == 4);
+  REQUIRE(r1.kinds.size() == 1);
+  CHECK(r1.kinds[0].first == "ridge");
+  CHECK(r1.selected.size() == 4);
+  CHECK(r1.selected_mape == r2.selected_mape);
+  CHECK(r1.baseline_mape == r2.baseline_mape);
+  CHECK(r1.selected_mape == r1.kinds[0].second);
+  CHECK(r1.selected_mape < 0.5 * r1.baseline_mape);
 }
 
 TEST_CASE("latency-model evaluator predicts from architecture features and refuses others",
