@@ -78,15 +78,15 @@ CostGraph random_graph(Rng& rng, int n) {
 }  // namespace
 
 TEST_CASE("ged_cost_table_matches_reference_order", "[ged]") {
-  if (!test::have_shared_data("flexibert_ged_vectors.json")) return;
-  const auto doc = nlohmann::json::parse(test::read_file(test::shared_data("flexibert_ged_vectors.json")));
+  const auto doc =
+      nlohmann::json::parse(test::read_file(test::test_data("flexibert_ged_vectors.json")));
   const auto costs = OpCosts::for_space(DesignSpace::load("flexibert-test"));
   CHECK(costs.sorted_ops() == doc["sorted_ops"].get<std::vector<std::string>>());
 }
 
 TEST_CASE("ged_exact_matches_reference_vectors", "[ged]") {
-  if (!test::have_shared_data("flexibert_ged_vectors.json")) return;
-  const auto doc = nlohmann::json::parse(test::read_file(test::shared_data("flexibert_ged_vectors.json")));
+  const auto doc =
+      nlohmann::json::parse(test::read_file(test::test_data("flexibert_ged_vectors.json")));
   const auto costs = OpCosts::from_list(doc["sorted_ops"].get<std::vector<std::string>>());
   for (const auto& p : doc["pairs"]) {
     const auto a = architecture_from_json(p["a"]), b = architecture_from_json(p["b"]);
