@@ -1,6 +1,7 @@
 #pragma once
-// Access to ../shared/data for tests: a test that needs it calls shared_data() and is
-// skipped with a message naming the missing file when CI's copy is absent.
+// Reference files for tests live in tests/data/ (README.md there says where each comes from).
+// A test reads them with test_data(), which fails the test when the file is missing: no test
+// passes by skipping, so every checkout runs the same checks.
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -10,18 +11,16 @@
 
 namespace flexnas::test {
 
-inline std::string shared_data(const std::string& file) {
-  return std::string(FLEXNAS_SHARED_DATA) + "/" + file;
-}
-
-inline bool have_shared_data(const std::string& file) {
-  if (std::filesystem::exists(shared_data(file))) return true;
-  WARN("skipped: " << shared_data(file) << " is absent (tests use ../shared/data when present)");
-  return false;
+inline std::string test_data(const std::string& file) {
+  const std::string path = std::string(FLEXNAS_SOURCE_DIR) + "/tests/data/" + file;
+  INFO("test data file " << path);
+  REQUIRE(std::filesystem::is_regular_file(path));
+  return path;
 }
 
 inline std::string read_file(const std::string& path) {
   std::ifstream in(path);
+  REQUIRE(in.good());
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();

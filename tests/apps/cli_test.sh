@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
 # CLI tests through the real binary: exit codes, one-line errors, reference outputs, and
 # every `build/bin/flexnas ...` command shown in README.md and docs/*.md.
-# Usage: cli_test.sh FLEXNAS SOURCE_DIR SHARED_DATA_DIR
+# Usage: cli_test.sh FLEXNAS SOURCE_DIR
 set -uo pipefail
 flexnas=$1
 src=$2
-shared=${3:-}
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 M='{"l":2,"o":["sa","sa"],"h":[128,128],"n":[2,2],"f":[[512],[512]],"p":["sdp","sdp"]}'

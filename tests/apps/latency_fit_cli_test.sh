@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # CLI tests of flexnas latency fit|predict|features and the latency-model evaluator.
-# Usage: latency_fit_cli_test.sh FLEXNAS SOURCE_DIR SHARED_DATA_DIR
+# Usage: latency_fit_cli_test.sh FLEXNAS SOURCE_DIR
 set -uo pipefail
 flexnas=$1
 src=$2
-shared=${3:-}
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 EX=$src/data/examples/latency_synthetic.csv
 M='{"l":2,"o":["sa","sa"],"h":[128,128],"n":[2,2],"f":[[512],[512]],"p":["sdp","sdp"]}'
@@ -35,14 +34,12 @@ expect_input_error "unknown model kind 'svm'" "$flexnas" latency fit --data "$EX
 [[ ! -e x.json ]] && ok || bad "a refused fit wrote a model"
 
 # A model of HAT's columns is refused by the evaluator, naming the columns.
-if [[ -f "$shared/hat/wmt14ende_cpu_xeon_all.csv" ]]; then
-  "$flexnas" latency fit --data "$shared/hat/wmt14ende_cpu_xeon_all.csv" --target latency_mean_encoder+latency_mean_decoder \
-    --kinds ridge -o hat.json --json > hat.out && grep -q '"test_mape"' hat.out && ! grep -q latency_std hat.json && ok || bad "HAT fit"
-  expect_input_error "cannot compute from an architecture: encoder_embed_dim" "$flexnas" evaluate --model "$M" \
-    --evaluator latency-model:file=hat.json
-else
-  echo "skipped: $shared/hat is absent"
-fi
+HAT=$src/tests/data/hat/wmt14ende_cpu_xeon_all.csv
+[[ -f "$HAT" ]] && ok || bad "$HAT is missing"
+"$flexnas" latency fit --data "$HAT" --target latency_mean_encoder+latency_mean_decoder \
+  --kinds ridge -o hat.json --json > hat.out && grep -q '"test_mape"' hat.out && ! grep -q latency_std hat.json && ok || bad "HAT fit"
+expect_input_error "cannot compute from an architecture: encoder_embed_dim" "$flexnas" evaluate --model "$M" \
+  --evaluator latency-model:file=hat.json
 
 # JSON lines of model dicts (EdgeTran device tables, tests/data/edgetran): features from the
 # dicts, k-fold MAPE of the fitted models next to the FLOPs+params baseline on the same folds.

@@ -4,10 +4,10 @@
 # (knowledge transfer with checkpoints in the study, fidelity=asha, identical trials with 1 and
 # 2 workers, a diverging run as a failed trial), and every bad input exiting 2 with one line
 # before training starts.
-# Usage: train_cli_test.sh FLEXNAS SHARED_DATA
+# Usage: train_cli_test.sh FLEXNAS SOURCE_DIR
 set -uo pipefail
 flexnas=$(realpath "$1")
-shared=${2:-}
+data=$(realpath "$2")/tests/data
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 M='{"l":2,"o":["sa","l"],"h":[32,32],"n":[2,2],"f":[[64],[64]],"p":["sdp","dct"]}'
@@ -107,26 +107,25 @@ expect_input_error "kv_pairs" "$flexnas" search --space mqar-hetero --evaluator 
 expect_input_error "transfer" "$flexnas" search --space mqar-hetero --evaluator train:transfer=2 --objective accuracy:max --out e2
 [[ ! -e e1 && ! -e e2 ]] && ok || bad "a refused search left a study directory behind"
 
-# SST-2 with the BERT vocabulary: loads (1,000 / 1,821 sentences) and trains a few steps.
-if [[ -n "$shared" && -f "$shared/sst2/train.tsv" ]]; then
-  "$flexnas" train --model "$M" -O task=tsv -O "train=$shared/sst2/train.tsv" -O "test=$shared/sst2/test.tsv" \
-    -O "vocab=$shared/bert_uncased_vocab.txt" -O seq=32 -O steps=3 -O eval_batches=2 --json >sst.json 2>err.txt &&
-    grep -q '"majority_baseline":0.50' sst.json && ok || bad "sst2: $(cat sst.json err.txt)"
-  # A BERT-tiny-shaped model (2 layers, h 64) from scratch ends clearly above the majority
-  # class (0.504), and the same seed on one thread gives the same accuracy to the last bit.
-  T='{"l":2,"o":["sa","sa"],"h":[64,64],"n":[2,2],"f":[[256],[256]],"p":["sdp","sdp"]}'
-  for run in 1 2; do
-    "$flexnas" train --model "$T" -O task=tsv -O "train=$shared/sst2/train.tsv" -O "test=$shared/sst2/test.tsv" \
-      -O "vocab=$shared/bert_uncased_vocab.txt" -O seq=48 -O steps=200 -O batch=32 -O lr=1e-3 \
-      --threads 1 --seed 1 --json >"sst_run$run.json" 2>err.txt || bad "sst2 training: $(cat err.txt)"
-  done
-  acc=$(grep -o '"accuracy":[0-9.e-]*' sst_run1.json | cut -d: -f2)
-  awk -v a="$acc" 'BEGIN { exit !(a > 0.58) }' && ok || bad "sst2: accuracy $acc is not clearly above 0.504"
-  [[ "$(grep -o '"accuracy":[0-9.e-]*' sst_run2.json)" == "\"accuracy\":$acc" ]] && ok ||
-    bad "sst2: the same seed gave $(cat sst_run2.json), then $(cat sst_run1.json)"
-else
-  echo "SKIP: shared data not found, SST-2 check skipped"
-fi
+# SST-2 with the BERT vocabulary (tests/data): loads (1,000 / 1,821 sentences) and trains a few
+# steps.
+SST=(-O task=tsv -O "train=$data/sst2/train.tsv" -O "test=$data/sst2/test.tsv" -O "vocab=$data/bert_uncased_vocab.txt")
+for f in sst2/train.tsv sst2/test.tsv bert_uncased_vocab.txt; do
+  [[ -f "$data/$f" ]] && ok || bad "$data/$f is missing"
+done
+"$flexnas" train --model "$M" "${SST[@]}" -O seq=32 -O steps=3 -O eval_batches=2 --json >sst.json 2>err.txt &&
+  grep -q '"majority_baseline":0.50' sst.json && ok || bad "sst2: $(cat sst.json err.txt)"
+# A BERT-tiny-shaped model (2 layers, h 64) from scratch ends clearly above the majority
+# class (0.504), and the same seed on one thread gives the same accuracy to the last bit.
+T='{"l":2,"o":["sa","sa"],"h":[64,64],"n":[2,2],"f":[[256],[256]],"p":["sdp","sdp"]}'
+for run in 1 2; do
+  "$flexnas" train --model "$T" "${SST[@]}" -O seq=48 -O steps=200 -O batch=32 -O lr=1e-3 \
+    --threads 1 --seed 1 --json >"sst_run$run.json" 2>err.txt || bad "sst2 training: $(cat err.txt)"
+done
+acc=$(grep -o '"accuracy":[0-9.e-]*' sst_run1.json | cut -d: -f2)
+awk -v a="$acc" 'BEGIN { exit !(a > 0.58) }' && ok || bad "sst2: accuracy $acc is not clearly above 0.504"
+[[ "$(grep -o '"accuracy":[0-9.e-]*' sst_run2.json)" == "\"accuracy\":$acc" ]] && ok ||
+  bad "sst2: the same seed gave $(cat sst_run2.json), then $(cat sst_run1.json)"
 
 echo "train cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]

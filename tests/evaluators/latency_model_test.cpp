@@ -383,8 +383,7 @@ const std::vector<HatFile> kHat = {{"hat/wmt14ende_cpu_xeon_all.csv", 5.18},
 
 void acceptance(const std::vector<ModelConfig>& grid, const std::vector<std::uint64_t>& seeds) {
   for (const auto& h : kHat) {
-    if (!test::have_shared_data(h.file)) continue;
-    const auto t = read_csv(test::shared_data(h.file));
+    const auto t = read_csv(test::test_data(h.file));
     for (auto seed : seeds) {
       FitOptions o;
       o.seed = seed;

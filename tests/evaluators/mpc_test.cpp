@@ -129,9 +129,8 @@ TEST_CASE("mpc_bert_base_layer_totals", "[mpc]") {
 }
 
 TEST_CASE("mpc_reproduces_every_crypten_vector", "[mpc]") {
-  const std::string file = "crypten_2pc_layer_vectors.json";
-  if (!test::have_shared_data(file)) return;
-  const auto doc = nlohmann::json::parse(test::read_file(test::shared_data(file)));
+  const auto doc =
+      nlohmann::json::parse(test::read_file(test::test_data("crypten_2pc_layer_vectors.json")));
   int checked = 0;
   for (const auto& v : doc["vectors"]) {
     const auto a = vit_layer(1, v["D"].get<int>(), v["heads"].get<int>(), v["ffn"].get<int>(),

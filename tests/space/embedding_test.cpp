@@ -1,9 +1,13 @@
 #include "space/embedding.hpp"
 
+#include <unistd.h>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
+#include <string>
 
 #include <nlohmann/json.hpp>
 #include <tbb/global_control.h>
@@ -49,6 +53,14 @@ std::vector<Architecture> sample(const DesignSpace& s, std::size_t n, std::uint6
 
 std::string temp_path(const std::string& name) {
   return (std::filesystem::temp_directory_path() / ("flexnas_embedding_test_" + name)).string();
+}
+
+// Names of the entries of one directory.
+std::set<std::string> file_names(const std::filesystem::path& dir) {
+  std::set<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(dir))
+    names.insert(entry.path().filename().string());
+  return names;
 }
 
 // Small fit shared by several tests (a few seconds on 2 cores).
@@ -247,7 +259,12 @@ TEST_CASE("embedding_save_load_round_trip", "[embedding]") {
   opt.epochs = 5;
   opt.seed = 1234567890123ULL;
   const auto e = Embedding::fit(sample(s, 60, 31), s, opt);
-  const auto p1 = temp_path("a.json"), p2 = temp_path("b.json");
+  // In a directory of its own, so that every file save leaves behind is seen.
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("flexnas_embedding_test_save_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directory(dir);
+  const auto p1 = (dir / "a.json").string(), p2 = (dir / "b.json").string();
   e.save(p1);
   const auto back = Embedding::load(p1);
   back.save(p2);
@@ -258,9 +275,15 @@ TEST_CASE("embedding_save_load_round_trip", "[embedding]") {
   CHECK(back.space().to_yaml() == s.to_yaml());
   CHECK(back.architectures() == e.architectures());
   CHECK(back.embed(e.architectures()[7]) == e.embed(e.architectures()[7]));
-  CHECK_FALSE(std::filesystem::exists(p1 + ".tmp"));
-  std::filesystem::remove(p1);
-  std::filesystem::remove(p2);
+  // save() writes "<path>.tmp.<pid>.<n>" (write_file_atomic) and renames it over the
+  // target: afterwards the directory holds the two files and no temporary file.
+  CHECK(file_names(dir) == std::set<std::string>{"a.json", "b.json"});
+  // A save whose rename fails (the target is a directory) throws and removes its temporary.
+  std::filesystem::create_directories(dir / "c.json" / "inside");
+  CHECK_THROWS_AS(e.save((dir / "c.json").string()), InputError);
+  CHECK(file_names(dir) == std::set<std::string>{"a.json", "b.json", "c.json"});
+  CHECK(file_names(dir / "c.json") == std::set<std::string>{"inside"});
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("embedding_load_rejects_bad_files", "[embedding]") {

@@ -3,8 +3,14 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <mutex>
 #include <numeric>
+#include <set>
+#include <thread>
 
+#include <tbb/global_control.h>
+#include <tbb/task_arena.h>
+#include <tbb/task_scheduler_observer.h>
 #include <nlohmann/json.hpp>
 
 #include "space/error.hpp"
@@ -75,18 +81,39 @@ CostGraph random_graph(Rng& rng, int n) {
   return g;
 }
 
+// Counts the distinct threads that enter one arena while it observes.
+class ThreadCounter : public tbb::task_scheduler_observer {
+ public:
+  explicit ThreadCounter(tbb::task_arena& arena) : tbb::task_scheduler_observer(arena) {
+    observe(true);
+  }
+  ~ThreadCounter() override { observe(false); }
+  void on_scheduler_entry(bool) override {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    ids_.insert(std::this_thread::get_id());
+  }
+  std::size_t count() {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    return ids_.size();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::set<std::thread::id> ids_;
+};
+
 }  // namespace
 
 TEST_CASE("ged_cost_table_matches_reference_order", "[ged]") {
-  if (!test::have_shared_data("flexibert_ged_vectors.json")) return;
-  const auto doc = nlohmann::json::parse(test::read_file(test::shared_data("flexibert_ged_vectors.json")));
+  const auto doc =
+      nlohmann::json::parse(test::read_file(test::test_data("flexibert_ged_vectors.json")));
   const auto costs = OpCosts::for_space(DesignSpace::load("flexibert-test"));
   CHECK(costs.sorted_ops() == doc["sorted_ops"].get<std::vector<std::string>>());
 }
 
 TEST_CASE("ged_exact_matches_reference_vectors", "[ged]") {
-  if (!test::have_shared_data("flexibert_ged_vectors.json")) return;
-  const auto doc = nlohmann::json::parse(test::read_file(test::shared_data("flexibert_ged_vectors.json")));
+  const auto doc =
+      nlohmann::json::parse(test::read_file(test::test_data("flexibert_ged_vectors.json")));
   const auto costs = OpCosts::from_list(doc["sorted_ops"].get<std::vector<std::string>>());
   for (const auto& p : doc["pairs"]) {
     const auto a = architecture_from_json(p["a"]), b = architecture_from_json(p["b"]);
@@ -159,10 +186,33 @@ TEST_CASE("ged_matrix_same_with_any_thread_count", "[ged]") {
   Rng rng(4);
   std::vector<CostGraph> g;
   for (int i = 0; i < 12; ++i) g.push_back(costs.graph(s.sample(rng)));
-  const auto par = ged_matrix(g, g, {GedMethod::kBipartite});
+  std::vector<double> serial;
   for (std::size_t i = 0; i < g.size(); ++i)
     for (std::size_t j = 0; j < g.size(); ++j)
-      CHECK(par[i * g.size() + j] == ged(g[i], g[j], {GedMethod::kBipartite}).distance);
+      serial.push_back(ged(g[i], g[j], {GedMethod::kBipartite}).distance);
+  // The same matrix, bit for bit, from arenas of 1, 2, 4 and 8 threads. The limit raised
+  // above the default lets the larger arenas get their workers on a 2-core machine; an
+  // observer counts the threads that ran in each arena, so the one-thread run is shown to
+  // be serial and no run used more threads than asked.
+  tbb::global_control limit(tbb::global_control::max_allowed_parallelism, 8);
+  for (const int threads : {1, 2, 4, 8}) {
+    INFO(threads << " threads");
+    tbb::task_arena arena(threads);
+    ThreadCounter counter(arena);
+    std::vector<double> par;
+    int concurrency = 0;
+    arena.execute([&] {
+      concurrency = tbb::this_task_arena::max_concurrency();
+      par = ged_matrix(g, g, {GedMethod::kBipartite});
+    });
+    counter.observe(false);
+    CHECK(concurrency == threads);
+    const auto used = counter.count();
+    INFO(used << " threads ran");
+    CHECK(used >= 1);
+    CHECK(used <= static_cast<std::size_t>(threads));
+    CHECK(par == serial);
+  }
 }
 
 TEST_CASE("ged_unknown_label_names_it", "[ged]") {

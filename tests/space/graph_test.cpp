@@ -7,8 +7,8 @@
 using namespace flexnas;
 
 TEST_CASE("graph_hash_matches_reference_vectors", "[graph]") {
-  if (!test::have_shared_data("flexibert_hash_vectors.json")) return;
-  const auto doc = nlohmann::json::parse(test::read_file(test::shared_data("flexibert_hash_vectors.json")));
+  const auto doc =
+      nlohmann::json::parse(test::read_file(test::test_data("flexibert_hash_vectors.json")));
   REQUIRE(doc["vectors"].size() >= 5);
   for (const auto& v : doc["vectors"]) {
     const auto a = architecture_from_json(v["model"]);

@@ -374,8 +374,7 @@ TEST_CASE("tokenizer_basic_lowercases_strips_accents_splits_punctuation", "[toke
 }
 
 TEST_CASE("tokenizer_bert_uncased_vocab_known_tokenizations", "[tokenizer]") {
-  if (!test::have_shared_data("bert_uncased_vocab.txt")) return;
-  const auto wp = WordPieceTokenizer::from_file(test::shared_data("bert_uncased_vocab.txt"));
+  const auto wp = WordPieceTokenizer::from_file(test::test_data("bert_uncased_vocab.txt"));
   CHECK(wp->vocab_size() == 30522);
   CHECK(wp->cls_id() == 101);
   CHECK(wp->sep_id() == 102);
@@ -397,13 +396,10 @@ TEST_CASE("tokenizer_bert_uncased_vocab_known_tokenizations", "[tokenizer]") {
 }
 
 TEST_CASE("task_tsv_loads_sst2_with_wordpiece", "[task]") {
-  if (!test::have_shared_data("sst2/train.tsv") ||
-      !test::have_shared_data("bert_uncased_vocab.txt"))
-    return;
   const auto t = make_task({{"task", "tsv"},
-                            {"train", test::shared_data("sst2/train.tsv")},
-                            {"test", test::shared_data("sst2/test.tsv")},
-                            {"vocab", test::shared_data("bert_uncased_vocab.txt")}},
+                            {"train", test::test_data("sst2/train.tsv")},
+                            {"test", test::test_data("sst2/test.tsv")},
+                            {"vocab", test::test_data("bert_uncased_vocab.txt")}},
                            1);
   CHECK(t.train.size() == 1000);
   CHECK(t.test.size() == 1821);

@@ -497,13 +497,10 @@ TEST_CASE("trainer_softmax_regression_learns_a_counting_task", "[trainer]") {
 }
 
 TEST_CASE("trainer_bag_of_words_on_sst2_beats_the_majority_baseline", "[trainer]") {
-  if (!test::have_shared_data("sst2/train.tsv") ||
-      !test::have_shared_data("bert_uncased_vocab.txt"))
-    return;
   const auto task = make_task({{"task", "tsv"},
-                               {"train", test::shared_data("sst2/train.tsv")},
-                               {"test", test::shared_data("sst2/test.tsv")},
-                               {"vocab", test::shared_data("bert_uncased_vocab.txt")}},
+                               {"train", test::test_data("sst2/train.tsv")},
+                               {"test", test::test_data("sst2/test.tsv")},
+                               {"vocab", test::test_data("bert_uncased_vocab.txt")}},
                               1);
   BagOfTokens model(task.vocab, task.num_classes);
   TrainOptions o;
