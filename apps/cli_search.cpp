@@ -10,7 +10,9 @@
 
 #include "apps/cli_common.hpp"
 #include "apps/cli_export.hpp"
+#include "apps/cli_search_output.hpp"
 #include "apps/commands.hpp"
+#include "evaluators/interrupt.hpp"
 #include "search/runner.hpp"
 #ifdef FLEXNAS_HAVE_MPI
 #include "search/mpi_executor.hpp"
@@ -73,23 +75,6 @@ std::string fmt(double v) {
   return buf;
 }
 
-std::function<void(const RunProgress&)> progress_line(const std::vector<Objective>& objectives) {
-  if (!stderr_is_terminal()) return nullptr;
-  const auto first = objectives.at(0).name;
-  return [first](const RunProgress& p) {
-    std::string best = p.best ? first + " " + fmt(p.best->values.at(first)) + " (trial " +
-                                    std::to_string(p.best->id) + ")"
-                              : "none yet";
-    const double rate = p.finished ? p.elapsed_seconds / static_cast<double>(p.finished) : 0;
-    const double eta =
-        rate * static_cast<double>(p.budget > p.finished ? p.budget - p.finished : 0);
-    std::fprintf(stderr, "\r\033[K[%zu/%zu] best %s, %zu failed, %.1fs elapsed, ETA %.0fs",
-                 p.finished, p.budget, best.c_str(), p.failed, p.elapsed_seconds, eta);
-    if (p.finished >= p.budget) std::fprintf(stderr, "\n");
-    std::fflush(stderr);
-  };
-}
-
 // Where trials run: --executor local (threads) or mpi (ranks 1..K-1, see docs/cluster.md).
 struct ExecutorChoice {
   std::string kind = "local";
@@ -110,6 +95,12 @@ void add_executor_options(CLI::App* cmd, std::shared_ptr<ExecutorChoice> ex) {
                   "heartbeat every second) is dropped and its trial re-run elsewhere")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+}
+
+void add_output_options(CLI::App* cmd, OutputMode& mode) {
+  cmd->add_flag("--quiet", mode.quiet,
+                "print the summary only: no progress, no line per trial or per failure");
+  cmd->add_flag("--json", mode.json, "print the summary as one JSON object (and nothing else)");
 }
 
 // With --executor mpi: initialises MPI (only then); true on worker ranks, which have served
@@ -140,9 +131,24 @@ void finish_executor(ExecutorChoice& ex) {
 #endif
 }
 
-int run_and_report(Study& study, SearchSetup& s, const EvaluatorRegistry& registry, int workers,
-                   double max_seconds, const ExecutorChoice& ex) {
+struct RunChoice {
+  int workers = 1;
+  double max_seconds = 0;
+  bool retry_failed = false;
+  OutputMode mode;
+};
+
+int run_and_report(Study& study, SearchSetup& s, const EvaluatorRegistry& registry,
+                   const RunChoice& run, const ExecutorChoice& ex) {
   const auto& c = s.config;
+  const int workers = run.workers;
+  // Before any evaluator thread exists, so that every thread blocks SIGINT and SIGTERM and
+  // only the guard's thread sees them (docs/reliability.md).
+  std::atomic<std::size_t> finished{0};
+  for (const auto& t : study.trials()) finished += t.finished();
+  InterruptGuard guard([&] {
+    std::fprintf(stderr, "\n%s\n", interrupted_text(finished.load(), study.dir()).c_str());
+  });
   std::vector<std::string> specs;
   for (const auto& e : c.at("evaluators")) specs.push_back(e.get<std::string>());
   EvaluatorSet evaluators(registry, specs, workers);
@@ -163,8 +169,15 @@ int run_and_report(Study& study, SearchSetup& s, const EvaluatorRegistry& regist
   opt.batch = c.at("batch").get<std::size_t>();
   opt.seed = ctx.seed;
   opt.workers = workers;
-  opt.max_seconds = max_seconds;
-  opt.progress = progress_line(s.objectives);
+  opt.max_seconds = run.max_seconds;
+  opt.retry_failed = run.retry_failed;
+  opt.progress = search_progress(s.objectives, run.mode, finished);
+  if (policy->random_start() >= opt.budget && finished.load() < opt.budget)
+    std::fprintf(stderr,
+                 "flexnas: warning: policy %s: %s=%zu is not below the budget (%zu): it will "
+                 "only ever sample its first generation at random\n",
+                 policy->name().c_str(), policy->random_start_option().c_str(),
+                 policy->random_start(), opt.budget);
   if (c.contains("stop_at") && !c.at("stop_at").empty()) {
     std::vector<Constraint> target;
     for (const auto& k : c.at("stop_at")) target.push_back(Constraint::parse(k.get<std::string>()));
@@ -183,41 +196,7 @@ int run_and_report(Study& study, SearchSetup& s, const EvaluatorRegistry& regist
   const auto summary =
       run_search(study, *policy, *s.domain, evaluators, s.objectives, s.constraints, opt);
   executor.reset();  // MPI workers stop now
-  const auto trials = study.trials();
-  std::printf("%zu trials finished (%zu failed), stopped: %s\n", summary.finished, summary.failed,
-              summary.stopped_because.c_str());
-  if (const auto best = best_trial(trials, s.objectives, s.constraints)) {
-    std::printf("best: trial %lld, %s = %s\n", static_cast<long long>(best->id),
-                s.objectives[0].name.c_str(), fmt(best->values.at(s.objectives[0].name)).c_str());
-  }
-  const auto front = pareto_set(trials, s.objectives, s.constraints);
-  if (s.objectives.size() > 1 && !front.empty()) {
-    // Reference point: the worst value seen per objective, plus 10 % of its range.
-    std::vector<std::vector<double>> pts;
-    std::vector<double> lo(s.objectives.size(), INFINITY), hi(s.objectives.size(), -INFINITY);
-    for (const auto& t : trials) {
-      if (!t.ok()) continue;
-      const auto p = to_minimise(t.values, s.objectives);
-      for (std::size_t k = 0; k < p.size(); ++k) {
-        lo[k] = std::min(lo[k], p[k]);
-        hi[k] = std::max(hi[k], p[k]);
-      }
-    }
-    std::vector<double> ref;
-    for (std::size_t k = 0; k < lo.size(); ++k)
-      ref.push_back(hi[k] + 0.1 * (hi[k] - lo[k]) + 1e-12);
-    for (const auto& t : front)
-      if (total_violation(t.values, s.constraints) == 0)
-        pts.push_back(to_minimise(t.values, s.objectives));
-    std::string r;
-    for (double x : ref) r += (r.empty() ? "" : ", ") + fmt(x);
-    std::printf(
-        "pareto set: %zu trials, hypervolume %s (minimised objectives, reference point [%s])\n",
-        front.size(), fmt(hypervolume(pts, ref)).c_str(), r.c_str());
-  }
-  std::printf("results: %s/trials.jsonl, %s/pareto.json, %s/best.json\n", study.dir().c_str(),
-              study.dir().c_str(), study.dir().c_str());
-  return 0;
+  return report_summary(study, summary, s.objectives, s.constraints, run.mode);
 }
 
 std::string csv_quote(const std::string& s) {
@@ -252,6 +231,7 @@ void add_search_commands(CLI::App& app) {
     auto isolate = std::make_shared<bool>(false);
     auto eval_timeout = std::make_shared<double>(0);
     auto eval_memory = std::make_shared<std::size_t>(0);
+    auto mode = std::make_shared<OutputMode>();
     cmd->add_option("--space", *space, "design space to search (built-in name or YAML file)");
     cmd->add_option("--pool", *pool,
                     "search this finite list instead (JSON lines, each with a \"model\"); "
@@ -300,6 +280,7 @@ void add_search_commands(CLI::App& app) {
         ->check(CLI::NonNegativeNumber);
     cmd->add_option("--out", *out, "study directory (created; must not hold a study)")
         ->capture_default_str();
+    add_output_options(cmd, *mode);
     add_executor_options(cmd, ex);
     cmd->callback([=] {
       if (start_executor(*ex)) return;
@@ -347,8 +328,10 @@ void add_search_commands(CLI::App& app) {
       }
       auto study =
           Study::create(*out, c);  // policies claim proposals only in ask(): the domain is fresh
-      run_and_report(*study, setup, registry, *workers, *max_time, *ex);
+      const int rc =
+          run_and_report(*study, setup, registry, {*workers, *max_time, false, *mode}, *ex);
       finish_executor(*ex);
+      if (rc != 0) throw CLI::RuntimeError(rc);
     });
   }
   {
@@ -366,6 +349,12 @@ void add_search_commands(CLI::App& app) {
     cmd->add_option("--budget", *budget, "raise the study's budget to this many finished trials");
     cmd->add_option("--max-time", *max_time, "stop this run after so many seconds")
         ->check(CLI::NonNegativeNumber);
+    auto retry = std::make_shared<bool>(false);
+    cmd->add_flag("--retry-failed", *retry,
+                  "re-run every failed trial (the same architecture, as a new trial; the "
+                  "failed one stays in the study)");
+    auto mode = std::make_shared<OutputMode>();
+    add_output_options(cmd, *mode);
     auto ex = std::make_shared<ExecutorChoice>();
     add_executor_options(cmd, ex);
     cmd->callback([=] {
@@ -380,8 +369,10 @@ void add_search_commands(CLI::App& app) {
         c["budget"] = *budget;
       }
       auto setup = setup_from_config(c, registry);
-      run_and_report(*study, setup, registry, *workers, *max_time, *ex);
+      const int rc =
+          run_and_report(*study, setup, registry, {*workers, *max_time, *retry, *mode}, *ex);
       finish_executor(*ex);
+      if (rc != 0) throw CLI::RuntimeError(rc);
     });
   }
   {

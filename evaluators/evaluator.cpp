@@ -7,11 +7,11 @@
 
 namespace flexnas {
 
-EvaluatorSpec EvaluatorSpec::parse(const std::string& text) {
+EvaluatorSpec EvaluatorSpec::parse(const std::string& text, const std::string& kind) {
   EvaluatorSpec s;
   auto colon = text.find(':');
   s.name = text.substr(0, colon);
-  if (s.name.empty()) throw InputError("evaluator '" + text + "': missing name before ':'");
+  if (s.name.empty()) throw InputError(kind + " '" + text + "': missing name before ':'");
   if (colon == std::string::npos) return s;
   std::string rest = text.substr(colon + 1);
   std::size_t start = 0;
@@ -26,9 +26,10 @@ EvaluatorSpec EvaluatorSpec::parse(const std::string& text) {
     } else if (!kv.empty()) {
       auto eq = kv.find('=');
       if (eq == std::string::npos || eq == 0)
-        throw InputError("evaluator '" + text + "': option '" + kv + "' is not key=value");
+        throw InputError(kind + " '" + text + "': option '" + kv + "' is not key=value");
       auto [it, fresh] = s.options.emplace(kv.substr(0, eq), kv.substr(eq + 1));
-      if (!fresh) throw InputError("evaluator '" + text + "': option '" + kv.substr(0, eq) + "' given twice");
+      if (!fresh)
+        throw InputError(kind + " '" + text + "': option '" + kv.substr(0, eq) + "' given twice");
       last = it;
     }
     if (comma == std::string::npos) break;

@@ -60,7 +60,8 @@ class Evaluator {
 struct EvaluatorSpec {
   std::string name;
   std::map<std::string, std::string> options;
-  static EvaluatorSpec parse(const std::string& text);  // throws InputError
+  // Throws InputError naming `kind` ("evaluator", or "policy" for the same syntax there).
+  static EvaluatorSpec parse(const std::string& text, const std::string& kind = "evaluator");
   std::string str() const;
 };
 

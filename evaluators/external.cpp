@@ -99,6 +99,11 @@ class ExternalEvaluator : public Evaluator {
     return tail.empty() ? what : what + ": " + tail;
   }
 
+  static std::string overflow_text() {
+    return "wrote more than " + std::to_string(Subprocess::kStdoutLimit >> 20) +
+           " MiB on stdout without a complete answer";
+  }
+
   EvalResult evaluate_oneshot(const std::string& line, const EvalContext& ctx) {
     const auto deadline =
         Subprocess::Clock::now() + std::chrono::duration_cast<Subprocess::Clock::duration>(
@@ -106,6 +111,10 @@ class ExternalEvaluator : public Evaluator {
     Subprocess p(cmd_, env_of(ctx, false));
     const auto io = p.exchange(
         line, true, [](const std::string&) { return false; }, deadline);
+    if (io == Subprocess::Io::kOverflow) {
+      p.kill();
+      return failed(with_stderr(overflow_text(), p));
+    }
     if (io == Subprocess::Io::kTimeout || !p.wait(deadline)) {
       p.kill();
       return failed(with_stderr("timed out after " + fmt_seconds(timeout_) + " s", p));
@@ -136,6 +145,13 @@ class ExternalEvaluator : public Evaluator {
       auto why = with_stderr("timed out after " + fmt_seconds(allowed) +
                                  " s (worker killed, restarted on the next request)",
                              p);
+      proc_.reset();
+      return failed(why);
+    }
+    if (io == Subprocess::Io::kOverflow) {
+      p.kill();
+      auto why =
+          with_stderr(overflow_text() + " (worker killed, restarted on the next request)", p);
       proc_.reset();
       return failed(why);
     }

@@ -13,6 +13,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "evaluators/interrupt.hpp"
+
 extern char** environ;
 
 namespace flexnas {
@@ -115,6 +117,7 @@ Subprocess::Subprocess(const std::string& command, const std::vector<std::string
     close_fd(err_);
     throw std::runtime_error(std::string("cannot start /bin/sh: ") + std::strerror(rc));
   }
+  register_process_group(pid_);
   set_nonblocking(in_);
   set_nonblocking(out_fd_);
   set_nonblocking(err_);
@@ -139,6 +142,12 @@ void Subprocess::read_some(int& fd, std::string& into, bool is_stderr) {
     if (r > 0) {
       into.append(buf, static_cast<std::size_t>(r));
       if (is_stderr && into.size() > 2 * kStderrKeep) into.erase(0, into.size() - kStderrKeep);
+      if (!is_stderr && into.size() > kStdoutLimit) {
+        // A runaway writer: stop reading (it blocks on a full pipe until killed).
+        out_overflow_ = true;
+        close_fd(fd);
+        return;
+      }
       continue;
     }
     if (r < 0 && errno == EINTR) continue;
@@ -169,6 +178,7 @@ Subprocess::Io Subprocess::exchange(const std::string& input, bool close_stdin,
   bool writing = in_ >= 0 && !input.empty();
   if (!writing && close_stdin) close_fd(in_);
   for (;;) {
+    if (out_overflow_) return Io::kOverflow;
     if (done(out_)) return Io::kDone;
     if (out_fd_ < 0) {
       if (err_ >= 0) read_some(err_, err_text_, true);
@@ -198,6 +208,7 @@ Subprocess::Io Subprocess::exchange(const std::string& input, bool close_stdin,
     if (pr <= 0) {
       if (!running()) {
         drain();
+        if (out_overflow_) return Io::kOverflow;
         return done(out_) ? Io::kDone : Io::kEof;
       }
       continue;
@@ -236,6 +247,7 @@ bool Subprocess::wait(Clock::time_point deadline) {
 
 void Subprocess::kill() {
   if (reaped_ || pid_ <= 0) return;
+  unregister_process_group(pid_);  // before the reap, while the group id is still ours
   ::kill(-pid_, SIGKILL);
   int st = 0;
   while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {

@@ -23,10 +23,13 @@ class Subprocess {
   Subprocess& operator=(const Subprocess&) = delete;
 
   enum class Io {
-    kDone,     // `done(stdout so far)` returned true
-    kEof,      // stdout closed, or the leader exited, before `done` was satisfied
-    kTimeout,  // the deadline passed
+    kDone,      // `done(stdout so far)` returned true
+    kEof,       // stdout closed, or the leader exited, before `done` was satisfied
+    kTimeout,   // the deadline passed
+    kOverflow,  // stdout passed kStdoutLimit bytes (a runaway program; kill it)
   };
+  // stdout kept at most (an answer is one line of values); stderr keeps its last 8 KiB.
+  static constexpr std::size_t kStdoutLimit = 4 << 20;
   // Writes `input` to stdin (closing stdin afterwards when `close_stdin`), reads stdout
   // into out() and stderr into the stderr tail until `done(out())` holds, stdout ends,
   // or the deadline passes. A child that stops reading stdin is not an error here.
@@ -45,6 +48,7 @@ class Subprocess {
   // "exit status 3", "killed by signal 9 (Killed)"; only after wait() or kill().
   std::string status_text() const;
   bool exited_ok() const;  // reaped with exit status 0
+  bool stdout_overflowed() const { return out_overflow_; }
   pid_t pid() const { return pid_; }
 
  private:
@@ -54,6 +58,7 @@ class Subprocess {
 
   pid_t pid_ = -1;
   bool reaped_ = false;
+  bool out_overflow_ = false;
   int status_ = 0;
   int in_ = -1, out_fd_ = -1, err_ = -1;
   std::string out_, err_text_;

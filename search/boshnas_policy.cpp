@@ -57,6 +57,8 @@ class BoshnasPolicy : public Policy {
   }
 
   std::string name() const override { return "boshnas"; }
+  std::size_t random_start() const override { return opt_.init; }
+  std::string random_start_option() const override { return "init"; }
 
   std::vector<Architecture> ask(std::size_t n) override {
     std::vector<Architecture> out;

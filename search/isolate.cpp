@@ -19,6 +19,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "evaluators/interrupt.hpp"
+
 namespace flexnas {
 namespace {
 
@@ -83,6 +85,9 @@ EvalResult failed(std::string why) {
   ::dup2(out_fd, 1);
   ::dup2(err_fd, 2);
   ::setpgid(0, 0);  // a timeout kills whatever the evaluation started, too
+  sigset_t none;    // SIGINT and SIGTERM are blocked in a search's threads: not here
+  sigemptyset(&none);
+  ::pthread_sigmask(SIG_SETMASK, &none, nullptr);
   if (opt.memory_mb > 0) {
     // On top of what the child already maps (the driver's libraries, heap, thread stacks).
     rlim_t base = 0;
@@ -181,6 +186,7 @@ EvalResult run_isolated(const std::function<EvalResult()>& fn, const IsolateOpti
     return failed(std::string("fork: ") + std::strerror(errno));
   }
   ::setpgid(pid, pid);  // also from here, so the group exists before any kill
+  register_process_group(pid);
   ::fcntl(out[0], F_SETFL, ::fcntl(out[0], F_GETFL) | O_NONBLOCK);
   ::fcntl(err[0], F_SETFL, ::fcntl(err[0], F_GETFL) | O_NONBLOCK);
 
@@ -220,7 +226,8 @@ EvalResult run_isolated(const std::function<EvalResult()>& fn, const IsolateOpti
     }
     step_ms = std::min(step_ms * 2, 20);
   }
-  ::kill(-pid, SIGKILL);  // on timeout the child; always anything it left in its group
+  unregister_process_group(pid);  // the child is not reaped yet: the group id is still ours
+  ::kill(-pid, SIGKILL);          // on timeout the child; always anything it left in its group
   ::kill(pid, SIGKILL);
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }

@@ -22,7 +22,7 @@ std::vector<std::string> PolicyRegistry::names() const {
 
 std::unique_ptr<Policy> PolicyRegistry::create(const std::string& text,
                                                const PolicyContext& ctx) const {
-  const auto spec = EvaluatorSpec::parse(text);  // same "name:key=value" syntax
+  const auto spec = EvaluatorSpec::parse(text, "policy");  // same "name:key=value" syntax
   auto it = std::find_if(entries_.begin(), entries_.end(),
                          [&](const Entry& e) { return e.name == spec.name; });
   if (it == entries_.end()) {
@@ -89,6 +89,7 @@ class EvolutionPolicy : public Policy {
   EvolutionPolicy(const PolicyContext& ctx, std::size_t population, std::size_t sample)
       : ctx_(ctx), rng_(ctx.seed), population_(population), sample_(sample) {}
   std::string name() const override { return "evolution"; }
+  std::size_t random_start() const override { return population_; }
   std::vector<Architecture> ask(std::size_t n) override {
     std::vector<Architecture> out;
     for (int guard = 0; out.size() < n && guard < 100000; ++guard) {
@@ -137,6 +138,7 @@ class Nsga2Policy : public Policy {
   Nsga2Policy(const PolicyContext& ctx, std::size_t population, double crossover_prob)
       : ctx_(ctx), rng_(ctx.seed), population_(population), crossover_prob_(crossover_prob) {}
   std::string name() const override { return "nsga2"; }
+  std::size_t random_start() const override { return population_; }
 
   std::vector<Architecture> ask(std::size_t n) override {
     std::vector<Architecture> out;

@@ -30,6 +30,11 @@ class Policy {
   virtual std::vector<Architecture> ask(std::size_t n) = 0;
   // Finished trials of earlier asks, in id order.
   virtual void tell(const std::vector<Trial>& trials) = 0;
+  // How many trials it samples at random before it uses what it learned (a population
+  // policy's first generation); with a budget no larger, the search is random search.
+  virtual std::size_t random_start() const { return 0; }
+  // The option that sets random_start(), for the warning that names it.
+  virtual std::string random_start_option() const { return "population"; }
 };
 
 class PolicyRegistry {

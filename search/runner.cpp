@@ -3,10 +3,12 @@
 #include <map>
 #include <mutex>
 #include <new>
+#include <set>
 
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
+#include "evaluators/interrupt.hpp"
 #include "space/error.hpp"
 
 namespace flexnas {
@@ -78,6 +80,7 @@ void LocalExecutor::run_batch(const std::vector<Trial*>& todo,
                               const std::function<void(Trial&)>& finished) {
   arena_->execute([&] {
     tbb::parallel_for(std::size_t(0), todo.size(), [&](std::size_t k) {
+      if (interrupt_requested()) return;  // left asked: resume runs it
       evaluate_trial(evaluators_, tbb::this_task_arena::current_thread_index(), *todo[k], seed_);
       finished(*todo[k]);
     });
@@ -94,9 +97,17 @@ RunSummary run_search(Study& study, Policy& policy, SearchDomain& domain, Evalua
   for (auto& t : stored) stored_batches[t.batch].push_back(t);
   std::vector<Trial> all = stored;
 
+  // Retries (resume --retry-failed) re-run failed trials as new trials of a batch of their
+  // own, recorded in the study; each raises the budget by one, so they never crowd out the
+  // trials the policy would propose, and replaying them asks the policy nothing.
+  const auto retried = study.retries();
+  std::size_t budget = opt.budget;
+  for (const auto& [b, of] : retried) budget += of.size();
+  bool retry_pending = opt.retry_failed;
+
   RunSummary summary;
   RunProgress progress;
-  progress.budget = opt.budget;
+  progress.budget = budget;
   for (const auto& t : all)
     if (t.finished()) {
       ++progress.finished;
@@ -114,10 +125,17 @@ RunSummary run_search(Study& study, Policy& policy, SearchDomain& domain, Evalua
   }
   std::size_t asked_total = 0;
   for (std::int64_t batch = 0;; ++batch) {
+    if (interrupt_requested()) {
+      summary.interrupted = true;
+      summary.stopped_because = "interrupted";
+      break;
+    }
     std::vector<Trial> trials;
     auto it = stored_batches.find(batch);
     const auto t0 = Clock::now();
-    if (it != stored_batches.end()) {
+    if (it != stored_batches.end() && retried.count(batch)) {
+      trials = it->second;  // a retry batch: the policy proposed none of it
+    } else if (it != stored_batches.end()) {
       // Replay: the policy must propose exactly what it proposed before.
       const auto again = policy.ask(it->second.size());
       bool same = again.size() == it->second.size();
@@ -128,9 +146,27 @@ RunSummary run_search(Study& study, Policy& policy, SearchDomain& domain, Evalua
             "study " + study.dir() + " cannot be replayed: batch " + std::to_string(batch) +
             " differs from what the policy proposes now (written by another flexnas version?)");
       trials = it->second;
+    } else if (retry_pending) {
+      retry_pending = false;
+      std::set<std::int64_t> superseded;
+      for (const auto& [b, of] : retried) superseded.insert(of.begin(), of.end());
+      std::vector<Trial> again;
+      for (const auto& t : all)
+        if (t.state == TrialState::kFailed && !superseded.count(t.id)) again.push_back(t);
+      if (again.empty()) {
+        --batch;  // nothing to retry: this batch number goes to the policy
+        continue;
+      }
+      trials = study.add_retry(batch, again);
+      budget += trials.size();
+      progress.budget = budget;
+      summary.retried = trials.size();
     } else {
-      if (asked_total >= opt.budget) break;
-      const std::size_t n = std::min(opt.batch, opt.budget - asked_total);
+      if (asked_total >= budget) {
+        if (summary.stopped_because.empty()) summary.stopped_because = "budget";
+        break;
+      }
+      const std::size_t n = std::min(opt.batch, budget - asked_total);
       const auto archs = policy.ask(n);
       if (archs.empty()) {
         summary.stopped_because = "exhausted";
@@ -155,6 +191,12 @@ RunSummary run_search(Study& study, Policy& policy, SearchDomain& domain, Evalua
       std::vector<Trial*> pending;
       for (auto i : todo) pending.push_back(&trials[i]);
       executor->run_batch(pending, [&](Trial& t) {
+        // After SIGINT/SIGTERM a failure is most likely the signal itself: the trial stays
+        // asked, and resume runs it again.
+        if (!t.ok() && interrupt_requested()) {
+          t.state = TrialState::kAsked;
+          return;
+        }
         if (t.ok()) {
           for (const auto& o : objectives)
             if (!t.values.count(o.name)) {
@@ -164,6 +206,9 @@ RunSummary run_search(Study& study, Policy& policy, SearchDomain& domain, Evalua
         }
         std::lock_guard lock(mu);
         study.finish(t, objectives, constraints);
+        ++summary.ran;
+        summary.ran_ok += t.ok();
+        if (!t.ok()) ++summary.reasons[t.reason];
         ++progress.finished;
         progress.failed += t.state == TrialState::kFailed;
         if (t.ok() && total_violation(t.values, constraints) == 0) {
@@ -175,6 +220,11 @@ RunSummary run_search(Study& study, Policy& policy, SearchDomain& domain, Evalua
         progress.last = &t;
         if (opt.progress) opt.progress(progress);
       });
+      if (interrupt_requested()) {  // the batch is incomplete: do not tell the policy
+        summary.interrupted = true;
+        summary.stopped_because = "interrupted";
+        break;
+      }
     }
     policy.tell(trials);
     for (auto& t : trials) {
@@ -195,7 +245,7 @@ RunSummary run_search(Study& study, Policy& policy, SearchDomain& domain, Evalua
       }
     }
     if (stop) break;
-    if (progress.finished >= opt.budget &&
+    if (progress.finished >= budget && !retry_pending &&
         stored_batches.upper_bound(batch) == stored_batches.end()) {
       summary.stopped_because = "budget";
       break;

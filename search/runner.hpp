@@ -6,6 +6,7 @@
 // batches through a fresh policy, keeps finished trials and re-runs interrupted ones.
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -42,6 +43,9 @@ struct RunOptions {
   // at batch ends only, so the stopping point does not depend on --workers, and replayed
   // batches are checked too, so a resumed study stops where it stopped before.
   std::vector<std::function<std::string(const RunProgress&)>> stop_when;
+  // Re-run every failed trial that was not retried successfully yet, as new trials (new ids,
+  // the same architectures) in a batch of their own after the stored ones.
+  bool retry_failed = false;
   // Where batches are evaluated; null: a LocalExecutor over the evaluators and `workers`.
   Executor* executor = nullptr;
 };
@@ -53,8 +57,13 @@ std::function<std::string(const RunProgress&)> stop_at_target(std::vector<Constr
 std::function<std::string(const RunProgress&)> stop_after_patience(std::size_t n);
 
 struct RunSummary {
-  std::size_t finished = 0, failed = 0;
-  std::string stopped_because;  // "budget", "time", "exhausted", or a stop rule's reason
+  std::size_t finished = 0, failed = 0;        // in the study
+  std::size_t ran = 0, ran_ok = 0;             // evaluated by this run
+  std::size_t retried = 0;                     // failed trials this run queued again
+  std::map<std::string, std::size_t> reasons;  // failure reason -> trials of this run
+  bool interrupted = false;  // SIGINT/SIGTERM (evaluators/interrupt.hpp): resumable
+  // "budget", "time", "exhausted", "interrupted", or a stop rule's reason
+  std::string stopped_because;
 };
 
 // Evaluators built per worker from their specs.

@@ -58,6 +58,8 @@ class SaNsga2Policy : public Policy {
     }
   }
   std::string name() const override { return "sa-nsga2"; }
+  std::size_t random_start() const override { return opt_.init; }
+  std::string random_start_option() const override { return "init"; }
 
   std::vector<Architecture> ask(std::size_t n) override {
     std::vector<Architecture> out;

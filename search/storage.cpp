@@ -140,12 +140,21 @@ std::unique_ptr<Study> Study::open(const std::string& dir, bool lock) {
     throw InputError("cannot open " + path);
   }
   std::unique_ptr<Study> s(new Study(dir, db, fd));
-  if (lock) s->exec("PRAGMA synchronous=FULL;");
+  // A corrupt file or another program's database is bad input, whatever touches it first.
   try {
+    if (lock) s->exec("PRAGMA synchronous=FULL;");
     Stmt st(db, "SELECT value FROM meta WHERE key='config'");
-    if (st.step() != SQLITE_ROW) throw InputError(path + " has no search definition");
+    if (st.step() != SQLITE_ROW) throw InputError("it has no search definition");
     s->config_ = nlohmann::json::parse(st.col_text(0));
-  } catch (const std::runtime_error& e) {
+    for (const char* key : {"objectives", "constraints", "evaluators", "policy", "budget", "batch",
+                            "seed", "space", "pool"})
+      if (!s->config_.is_object() || !s->config_.contains(key))
+        throw InputError(std::string("its search definition lacks '") + key + "'");
+    Stmt cols(db,
+              "SELECT id, batch, model, hash, state, vals, reason, eval_seconds, policy_seconds, "
+              "finished_seq FROM trials LIMIT 0");
+    cols.step();
+  } catch (const std::exception& e) {
     throw InputError(path + " is not a flexnas study: " + e.what());
   }
   return s;
@@ -215,6 +224,54 @@ std::vector<Trial> Study::add_asked(std::int64_t batch, const std::vector<Archit
     exec("ROLLBACK");
     throw;
   }
+  return out;
+}
+
+std::vector<Trial> Study::add_retry(std::int64_t batch, const std::vector<Trial>& failed) {
+  std::vector<Trial> out;
+  auto all = retries();
+  exec("BEGIN IMMEDIATE");
+  try {
+    std::int64_t id = next_id();
+    auto& of = all[batch];
+    for (const auto& f : failed) {
+      Trial t;
+      t.id = id++;
+      t.batch = batch;
+      t.arch = f.arch;
+      t.hash = f.hash;
+      Stmt st(db_,
+              "INSERT INTO trials(id, batch, model, hash, state, policy_seconds) VALUES(?1, ?2, "
+              "?3, ?4, 'asked', 0)");
+      st.integer(1, t.id);
+      st.integer(2, batch);
+      st.text(3, to_string(t.arch));
+      st.text(4, t.hash);
+      if (st.step() != SQLITE_DONE)
+        throw std::runtime_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+      of.push_back(f.id);
+      out.push_back(std::move(t));
+    }
+    nlohmann::json j = nlohmann::json::object();
+    for (const auto& [b, ids] : all) j[std::to_string(b)] = ids;
+    Stmt st(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES('retries', ?1)");
+    st.text(1, j.dump());
+    if (st.step() != SQLITE_DONE)
+      throw std::runtime_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+    exec("COMMIT");
+  } catch (...) {
+    exec("ROLLBACK");
+    throw;
+  }
+  return out;
+}
+
+std::map<std::int64_t, std::vector<std::int64_t>> Study::retries() const {
+  std::map<std::int64_t, std::vector<std::int64_t>> out;
+  Stmt st(db_, "SELECT value FROM meta WHERE key='retries'");
+  if (st.step() != SQLITE_ROW) return out;
+  const auto j = nlohmann::json::parse(st.col_text(0));
+  for (const auto& [b, ids] : j.items()) out[std::stoll(b)] = ids.get<std::vector<std::int64_t>>();
   return out;
 }
 

@@ -4,6 +4,7 @@
 // step. Beside it, for people and other tools: trials.jsonl (append-only, one finished
 // trial per line in completion order), pareto.json and best.json (rewritten atomically
 // after each trial). An exclusive lock (flock on DIR/lock) keeps a second process out.
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,6 +41,11 @@ class Study {
   // Records proposals of one batch in one transaction; returns them with their ids.
   std::vector<Trial> add_asked(std::int64_t batch, const std::vector<Architecture>& archs,
                                const std::vector<std::string>& hashes, double policy_seconds);
+  // Records new trials re-running the architectures of `failed` (resume --retry-failed) as
+  // batch `batch`, and which trials they retry, in one transaction.
+  std::vector<Trial> add_retry(std::int64_t batch, const std::vector<Trial>& failed);
+  // Retry batches so far: batch -> the ids of the trials it re-runs.
+  std::map<std::int64_t, std::vector<std::int64_t>> retries() const;
   // Records a finished trial (state ok or failed), appends it to trials.jsonl and
   // rewrites pareto.json and best.json.
   void finish(const Trial& t, const std::vector<Objective>& objectives,
