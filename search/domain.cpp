@@ -27,11 +27,20 @@ SearchDomain::SearchDomain(std::vector<Architecture> pool, std::optional<DesignS
     pool_.push_back(std::move(a));
     pool_keys_.push_back(std::move(k));
   }
-  EmbeddingOptions opt;
+  embedding_ = std::make_shared<LazyEmbedding>();
+  EmbeddingOptions& opt = embedding_->options;
   opt.seed = seed;
   opt.landmarks = std::min<int>(opt.landmarks, static_cast<int>(pool_.size()));
   opt.dim = std::min<int>(opt.dim, std::max(1, static_cast<int>(pool_.size()) - 1));
-  embedding_ = std::make_shared<const Embedding>(Embedding::fit(pool_, space_, opt));
+}
+
+const Embedding* SearchDomain::embedding() const {
+  if (!embedding_) return nullptr;
+  std::call_once(embedding_->once, [this] {
+    embedding_->embedding =
+        std::make_unique<const Embedding>(Embedding::fit(pool_, space_, embedding_->options));
+  });
+  return embedding_->embedding.get();
 }
 
 std::vector<std::size_t> SearchDomain::unseen_pool_members() const {
@@ -85,13 +94,14 @@ std::optional<Architecture> SearchDomain::snap(const Architecture& a, Rng& rng) 
   if (const auto i = pool_index(k); i >= 0)
     return seen(k) ? std::nullopt : std::optional<Architecture>(pool_[static_cast<std::size_t>(i)]);
   // Not in the pool: the nearest unproposed member in the embedding.
-  const Eigen::VectorXd x = embedding_->embed(a);
+  const Embedding& e = *embedding();
+  const Eigen::VectorXd x = e.embed(a);
   double best = std::numeric_limits<double>::infinity();
   std::size_t arg = pool_.size();
   for (std::size_t i = 0; i < pool_.size(); ++i) {
     if (seen(pool_keys_[i])) continue;
     const double d =
-        (embedding_->points().row(static_cast<Eigen::Index>(i)).transpose() - x).squaredNorm();
+        (e.points().row(static_cast<Eigen::Index>(i)).transpose() - x).squaredNorm();
     if (d < best) {
       best = d;
       arg = i;

@@ -3,6 +3,7 @@
 // architectures (--pool) embedded with Transformer2vec. It also remembers every
 // architecture already proposed, so no policy proposes one twice.
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -29,7 +30,9 @@ class SearchDomain {
   std::ptrdiff_t pool_index(const std::string& key) const;
   // Pool: indices into pool() of the members not yet proposed, in pool order.
   std::vector<std::size_t> unseen_pool_members() const;
-  const Embedding* embedding() const { return embedding_.get(); }
+  // The pool's Transformer2vec embedding, fitted on first use (a policy that never leaves
+  // the pool or encodes candidates, like random, never pays for it); same for every copy.
+  const Embedding* embedding() const;
 
   std::string key(const Architecture& a) const;  // graph hash in the space's label form
   bool seen(const std::string& key) const { return seen_.count(key) > 0; }
@@ -55,7 +58,12 @@ class SearchDomain {
   std::vector<Architecture> pool_;
   std::vector<std::string> pool_keys_;
   std::unordered_map<std::string, std::size_t> pool_row_;
-  std::shared_ptr<const Embedding> embedding_;  // shared by copies of the domain
+  struct LazyEmbedding {
+    std::once_flag once;
+    EmbeddingOptions options;
+    std::unique_ptr<const Embedding> embedding;
+  };
+  std::shared_ptr<LazyEmbedding> embedding_;  // shared by copies of the domain
   std::set<std::string> seen_;
 };
 
