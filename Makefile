@@ -54,7 +54,7 @@ fuzz: fuzz-build
 	  grep -E 'stat::number_of_executed_units|stat::new_units_added' build-fuzz/fuzz_$$t.log; \
 	done
 
-# Crash-safety soak (20 SIGKILLs) and the driver's RSS over 10,000 cheap trials.
+# Crash-safety soak: 100 SIGKILLs over a 1,000-trial study with --isolate workers (docs/reliability.md).
 soak: build
 	@bash tests/apps/soak_test.sh $(BUILD)/bin/flexnas
 
