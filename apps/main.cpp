@@ -107,6 +107,8 @@ int main(int argc, char** argv) {
   flexnas::cli::add_report_command(app);
   flexnas::cli::add_export_commands(app);
   flexnas::cli::add_train_command(app);
+  flexnas::cli::add_study_commands(app);
+  flexnas::cli::add_catalog_commands(app);
   try {
     check_command_words(app, argc, argv);
     app.parse(argc, argv);
