@@ -89,7 +89,9 @@ std::string model_text(const std::string& text) {
   return text;
 }
 
-Architecture load_model(const std::string& text) { return architecture_from_string(model_text(text)); }
+Architecture load_model(const std::string& text) {
+  return architecture_from_string(model_text(text));
+}
 
 std::string full_precision(double v) {
   char buf[64];

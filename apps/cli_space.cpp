@@ -182,14 +182,16 @@ void add_space_commands(CLI::App& app) {
           why = e.what();
         }
         if (why.empty()) continue;
-        const auto msg = *models + ": model " + std::to_string(n) + " (line " + std::to_string(lineno) + "): " + why;
+        const auto msg = *models + ": model " + std::to_string(n) + " (line " +
+                         std::to_string(lineno) + "): " + why;
         std::cout << msg << "\n";
         if (invalid++ == 0) first = msg;
       }
       if (n == 0) throw InputError("file '" + *models + "' holds no models");
       if (invalid == 1) throw InputError(first);
       if (invalid > 1)
-        throw InputError(std::to_string(invalid) + " of " + std::to_string(n) + " models are invalid (listed on stdout); first: " + first);
+        throw InputError(std::to_string(invalid) + " of " + std::to_string(n) +
+                         " models are invalid (listed on stdout); first: " + first);
       std::cout << n << " valid\n";
     });
   }

@@ -65,7 +65,9 @@ std::string runs(const std::string& spec) {
   return "";
 }
 
-std::string direction_text(Direction d) { return d == Direction::kMaximize ? "max" : "min"; }
+std::string direction_text(Direction d) {
+  return d == Direction::kMaximize ? "max" : "min";
+}
 
 }  // namespace
 
@@ -137,7 +139,9 @@ void show_study(const std::string& dir) {
   std::printf("study        %s\n", dir.c_str());
   if (::stat(dir.c_str(), &st) == 0)
     std::printf("owner        %s%s\n", owner_name(st.st_uid).c_str(),
-                st.st_uid == ::geteuid() ? " (you)" : " (not you: resume needs --trust to run commands or plugins)");
+                st.st_uid == ::geteuid()
+                    ? " (you)"
+                    : " (not you: resume needs --trust to run commands or plugins)");
   if (!c.at("pool").is_null()) {
     std::printf("domain       pool of %zu models%s\n", c.at("pool").size(),
                 c.at("space").is_null() ? "" : " (with the space's operators)");
@@ -157,7 +161,8 @@ void show_study(const std::string& dir) {
   for (const auto& x : objs) o += (o.empty() ? "" : ", ") + x.str();
   for (const auto& x : cons) k += (k.empty() ? "" : ", ") + x.str();
   if (c.contains("stop_at"))
-    for (const auto& x : c.at("stop_at")) stops += (stops.empty() ? "" : ", ") + x.get<std::string>();
+    for (const auto& x : c.at("stop_at"))
+      stops += (stops.empty() ? "" : ", ") + x.get<std::string>();
   std::printf("objectives   %s\n", o.c_str());
   std::printf("constraints  %s\n", k.empty() ? "none" : k.c_str());
   std::printf("policy       %s, seed %llu, budget %zu, batch %zu\n",
@@ -188,8 +193,10 @@ void show_study(const std::string& dir) {
       ++asked;
     }
   }
-  std::printf("progress     %zu of %zu finished: %zu ok (%zu feasible), %zu failed; %zu asked, not finished\n",
-              ok + failed, c.at("budget").get<std::size_t>(), ok, feasible, failed, asked);
+  std::printf(
+      "progress     %zu of %zu finished: %zu ok (%zu feasible), %zu failed; %zu asked, not "
+      "finished\n",
+      ok + failed, c.at("budget").get<std::size_t>(), ok, feasible, failed, asked);
   for (const auto& [r, n] : reasons) std::printf("  failed %zux: %s\n", n, r.c_str());
   if (const auto best = best_trial(trials, objs, cons))
     std::printf("best         trial %lld, %s = %s\n", static_cast<long long>(best->id),
@@ -220,7 +227,8 @@ void add_study_commands(CLI::App& app) {
       "print a study's definition (the commands and plugins it runs included), progress, best "
       "trial, Pareto set and failures");
   auto dir = std::make_shared<std::string>();
-  cmd->add_option("--study", *dir, "study directory (opened read-only, without its lock)")->required();
+  cmd->add_option("--study", *dir, "study directory (opened read-only, without its lock)")
+      ->required();
   cmd->callback([dir] { show_study(*dir); });
 }
 
@@ -240,7 +248,8 @@ void add_catalog_commands(CLI::App& app) {
         j["description"] = e.description;
         j["options"] = nlohmann::ordered_json::array();
         for (const auto& o : e.options)
-          j["options"].push_back({{"name", o.name}, {"default", o.default_value}, {"description", o.description}});
+          j["options"].push_back(
+              {{"name", o.name}, {"default", o.default_value}, {"description", o.description}});
         // The values of an instance with the default options; some evaluators name their
         // values from options (table:metric=, external:values=) or from a file.
         try {
@@ -266,14 +275,17 @@ void add_catalog_commands(CLI::App& app) {
                     j["description"].get<std::string>().c_str());
         for (const auto& o : j["options"])
           std::printf("  option %-14s default %-10s %s\n", o["name"].get<std::string>().c_str(),
-                      o["default"].get<std::string>().empty() ? "(none)" : o["default"].get<std::string>().c_str(),
+                      o["default"].get<std::string>().empty()
+                          ? "(none)"
+                          : o["default"].get<std::string>().c_str(),
                       o["description"].get<std::string>().c_str());
         if (j["values"].is_null())
           std::printf("  values %s\n", j["values_note"].get<std::string>().c_str());
         else
           for (const auto& v : j["values"])
             std::printf("  value  %-14s %-6s %-3s %s\n", v["name"].get<std::string>().c_str(),
-                        v["unit"].get<std::string>().c_str(), v["direction"].get<std::string>().c_str(),
+                        v["unit"].get<std::string>().c_str(),
+                        v["direction"].get<std::string>().c_str(),
                         v["description"].get<std::string>().c_str());
       }
     });
@@ -291,7 +303,8 @@ void add_catalog_commands(CLI::App& app) {
         j["name"] = e.name;
         j["description"] = e.description;
         j["options"] = nlohmann::ordered_json::array();
-        for (const auto& [name, def] : e.options) j["options"].push_back({{"name", name}, {"default", def}});
+        for (const auto& [name, def] : e.options)
+          j["options"].push_back({{"name", name}, {"default", def}});
         j["multi_objective"] = e.multi_objective;
         j["produces"] = "architectures to evaluate (asks), never values";
         all.push_back(j);
@@ -301,9 +314,10 @@ void add_catalog_commands(CLI::App& app) {
         return;
       }
       for (const auto& j : all) {
-        std::printf("%s: %s (%s)\n", j["name"].get<std::string>().c_str(),
-                    j["description"].get<std::string>().c_str(),
-                    j["multi_objective"].get<bool>() ? "one or several objectives" : "one objective");
+        std::printf(
+            "%s: %s (%s)\n", j["name"].get<std::string>().c_str(),
+            j["description"].get<std::string>().c_str(),
+            j["multi_objective"].get<bool>() ? "one or several objectives" : "one objective");
         if (j["options"].empty()) std::printf("  no options\n");
         for (const auto& o : j["options"])
           std::printf("  option %-14s default %s\n", o["name"].get<std::string>().c_str(),

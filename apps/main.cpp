@@ -81,9 +81,12 @@ std::string readable_ranges(std::string msg) {
   const double lo = std::strtod(m[1].str().c_str(), nullptr);
   const double hi = std::strtod(m[2].str().c_str(), nullptr);
   std::string text;
-  if (std::fabs(hi) >= 1e300) text = "must be >= " + num(m[1]);
-  else if (std::fabs(lo) >= 1e300) text = "must be <= " + num(m[2]);
-  else text = "not in range " + num(m[1]) + " to " + num(m[2]);
+  if (std::fabs(hi) >= 1e300)
+    text = "must be >= " + num(m[1]);
+  else if (std::fabs(lo) >= 1e300)
+    text = "must be <= " + num(m[2]);
+  else
+    text = "not in range " + num(m[1]) + " to " + num(m[2]);
   return m.prefix().str() + text + m.suffix().str();
 }
 

@@ -221,11 +221,13 @@ std::vector<Trial> Study::add_asked(std::int64_t batch, const std::vector<Archit
 std::vector<Constraint> Study::constraints() const {
   std::vector<Constraint> out;
   if (config_.contains("constraints"))
-    for (const auto& k : config_.at("constraints")) out.push_back(Constraint::parse(k.get<std::string>()));
+    for (const auto& k : config_.at("constraints"))
+      out.push_back(Constraint::parse(k.get<std::string>()));
   return out;
 }
 
-nlohmann::ordered_json Study::trial_json(const Trial& t, const std::vector<Constraint>& constraints) {
+nlohmann::ordered_json Study::trial_json(const Trial& t,
+                                         const std::vector<Constraint>& constraints) {
   nlohmann::ordered_json j;
   j["id"] = t.id;
   j["model"] = to_json(t.arch);

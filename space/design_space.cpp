@@ -547,8 +547,10 @@ void DesignSpace::validate(const Architecture& a) const {
       const Layer& first = a.layers[j - j % static_cast<std::size_t>(layers_per_stack)];
       auto c1 = Architecture{{L}}.canonical(), c2 = Architecture{{first}}.canonical();
       if (!(c1 == c2))
-        throw InputError(at + "differs from layer " + std::to_string(j - j % static_cast<std::size_t>(layers_per_stack) + 1) +
-                         ", but " + sp + " has " + std::to_string(layers_per_stack) + " layers per stack sharing one choice");
+        throw InputError(at + "differs from layer " +
+                         std::to_string(j - j % static_cast<std::size_t>(layers_per_stack) + 1) +
+                         ", but " + sp + " has " + std::to_string(layers_per_stack) +
+                         " layers per stack sharing one choice");
     }
   }
 }

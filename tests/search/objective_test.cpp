@@ -82,8 +82,8 @@ TEST_CASE("pareto_set_matches_the_first_front_of_nondominated_sorting", "[object
 TEST_CASE("trial_json_carries_feasible_and_violations", "[objective]") {
   Trial t;
   t.id = 3;
-  t.arch = architecture_from_string(
-      R"({"l":1,"o":["sa"],"h":[128],"n":[2],"f":[[512]],"p":["sdp"]})");
+  t.arch =
+      architecture_from_string(R"({"l":1,"o":["sa"],"h":[128],"n":[2],"f":[[512]],"p":["sdp"]})");
   t.state = TrialState::kOk;
   t.values = {{"latency_ms", 25}, {"acc", 0.9}};
   const std::vector<Constraint> cons{Constraint::parse("latency_ms<=20"),
