@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -75,9 +76,27 @@ std::string read_text(const std::string& path) {
 }
 }  // namespace
 
+std::string model_text(const std::string& text) {
+  if (!text.empty() && text[0] == '@') return read_text(text.substr(1));
+  const auto first = text.find_first_not_of(" \t\r\n");
+  std::error_code ec;
+  if (first != std::string::npos && text[first] != '{' && text[first] != '[' &&
+      std::filesystem::is_regular_file(text, ec)) {
+    std::fprintf(stderr, "flexnas: note: --model %s: reading the file (write @%s to say so)\n",
+                 text.c_str(), text.c_str());
+    return read_text(text);
+  }
+  return text;
+}
+
 Architecture load_model(const std::string& text) {
-  if (!text.empty() && text[0] == '@') return architecture_from_string(read_text(text.substr(1)));
-  return architecture_from_string(text);
+  return architecture_from_string(model_text(text));
+}
+
+std::string full_precision(double v) {
+  char buf[64];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
 }
 
 std::vector<Architecture> load_models(const std::string& path) {

@@ -18,7 +18,7 @@ void add_embed_command(CLI::App& app) {
   auto args = std::make_shared<SpaceArgs>();
   auto n = std::make_shared<int>(1000);
   auto models = std::make_shared<std::string>();
-  auto seed = std::make_shared<std::uint64_t>(1);
+  auto seed = std::make_shared<std::uint64_t>(0);
   auto out = std::make_shared<std::string>("embedding.json");
   auto load = std::make_shared<std::string>();
   auto model = std::make_shared<std::string>();

@@ -17,17 +17,10 @@ namespace {
 
 // --model text: a model dict (JSON or @file), or an hf config.json written by export.
 Architecture load_any_model(const std::string& text) {
-  std::string body = text;
-  if (!text.empty() && text[0] == '@') {
-    std::ifstream in(text.substr(1));
-    if (!in) throw InputError("cannot read file '" + text.substr(1) + "'");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    body = ss.str();
-  }
+  const std::string body = model_text(text);
   auto j = nlohmann::json::parse(body, nullptr, false);
   if (!j.is_discarded() && is_hf_config(j)) return architecture_from_hf(j);
-  return load_model(text);
+  return architecture_from_string(body);
 }
 
 }  // namespace

@@ -191,7 +191,7 @@ void add_measure(CLI::App* group) {
       return;
     }
     for (std::size_t i = 0; i < a.layers.size(); ++i) {
-      std::printf("layer %-3zu %9.3f ms  %s\n", i, sum.layer_ms[i],
+      std::printf("layer %-3zu %9.3f ms  %s\n", i + 1, sum.layer_ms[i],
                   latency::layer_key(a.layers[i]).c_str());
       if (*impl)
         for (const auto& p : latency::layer_implementations(a.layers[i], table.shape()))

@@ -278,7 +278,8 @@ void add_search_commands(CLI::App& app) {
     cmd->add_option("--eval-memory", *eval_memory,
                     "with --isolate: address space (MB) an evaluation may add (0: no limit)")
         ->check(CLI::NonNegativeNumber);
-    cmd->add_option("--out", *out, "study directory (created; must not hold a study)")
+    cmd->add_option("--study,--out", *out,
+                    "study directory (created; must not hold a study); --out is the same")
         ->capture_default_str();
     add_output_options(cmd, *mode);
     add_executor_options(cmd, ex);
@@ -326,6 +327,10 @@ void add_search_commands(CLI::App& app) {
             c["policy"].get<std::string>(),
             PolicyContext{setup.domain.get(), setup.objectives, setup.constraints, *seed});
       }
+      std::vector<std::string> specs;  // relative paths made absolute: resume runs anywhere
+      for (const auto& e : *evaluators) specs.push_back(absolute_evaluator_spec(e));
+      c["evaluators"] = specs;
+      setup.config["evaluators"] = specs;
       auto study =
           Study::create(*out, c);  // policies claim proposals only in ask(): the domain is fresh
       const int rc =
@@ -342,7 +347,11 @@ void add_search_commands(CLI::App& app) {
     auto workers = std::make_shared<int>(1);
     auto budget = std::make_shared<std::size_t>(0);
     auto max_time = std::make_shared<double>(0);
+    auto trust = std::make_shared<bool>(false);
     cmd->add_option("--study", *dir, "study directory")->required();
+    cmd->add_flag("--trust", *trust,
+                  "run the external commands and plugins of a study directory that belongs to "
+                  "another user (see flexnas study show)");
     cmd->add_option("--workers", *workers, "parallel evaluations")
         ->check(CLI::Range(1, 1024))
         ->capture_default_str();
@@ -363,6 +372,8 @@ void add_search_commands(CLI::App& app) {
       EvaluatorRegistry registry;
       register_builtins(registry);
       auto c = study->config();
+      check_trust(*dir, c.at("evaluators").get<std::vector<std::string>>(), *trust);
+      check_evaluator_files(c.at("evaluators").get<std::vector<std::string>>());
       if (*budget) {
         if (*budget < c.at("budget").get<std::size_t>())
           throw InputError("--budget cannot lower the study's budget");
@@ -430,20 +441,26 @@ void add_search_commands(CLI::App& app) {
         std::set<std::string> names;
         for (const auto& t : sel)
           for (const auto& [k, v] : t.values) names.insert(k);
+        // Numbers in full precision (shortest round-trip form); feasibility and each
+        // constraint's violation as in trials.jsonl.
         text = "id,status,hash";
         for (const auto& n : names) text += "," + n;
+        text += ",feasible";
+        for (const auto& k : cons) text += "," + csv_quote("violation:" + k.str());
         text += ",eval_seconds,policy_seconds,reason,model\n";
         for (const auto& t : sel) {
           text += std::to_string(t.id) + "," + (t.ok() ? "ok" : "failed") + "," + t.hash;
           for (const auto& n : names)
-            text += "," + (t.values.count(n) ? fmt(t.values.at(n)) : std::string());
-          text += "," + fmt(t.eval_seconds) + "," + fmt(t.policy_seconds) + "," +
-                  csv_quote(t.reason) + "," + csv_quote(to_string(t.arch)) + "\n";
+            text += "," + (t.values.count(n) ? full_precision(t.values.at(n)) : std::string());
+          text += t.ok() && total_violation(t.values, cons) == 0 ? ",true" : ",false";
+          for (const auto& k : cons) text += "," + full_precision(k.violation(t.values));
+          text += "," + full_precision(t.eval_seconds) + "," + full_precision(t.policy_seconds) +
+                  "," + csv_quote(t.reason) + "," + csv_quote(to_string(t.arch)) + "\n";
         }
       } else {
         nlohmann::ordered_json j = nlohmann::ordered_json::array();
         for (const auto& t : sel)
-          j.push_back(*format == "flexibert" ? to_json(t.arch) : Study::trial_json(t));
+          j.push_back(*format == "flexibert" ? to_json(t.arch) : Study::trial_json(t, cons));
         text = (*what == "best" ? j[0].dump(2) : j.dump(2)) + "\n";
       }
       write_output(*out, text);

@@ -1,4 +1,5 @@
 // flexnas space info|count|sample|validate|enumerate
+#include <fstream>
 #include <iostream>
 #include <sstream>
 
@@ -163,15 +164,35 @@ void add_space_commands(CLI::App& app) {
         std::cout << "valid\n";
         return;
       }
-      const auto all = load_models(*models);
-      for (std::size_t i = 0; i < all.size(); ++i) {
+      // Every model is checked: each invalid one is a line on stdout, then one error line.
+      std::ifstream in(*models);
+      if (!in) throw InputError("cannot read file '" + *models + "'");
+      std::size_t n = 0, invalid = 0;
+      std::string line, first;
+      for (std::size_t lineno = 1; std::getline(in, line); ++lineno) {
+        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+        ++n;
+        std::string why;
         try {
-          s.validate(all[i]);
+          const auto j = nlohmann::json::parse(line);
+          s.validate(architecture_from_json(j.is_object() && j.contains("model") ? j["model"] : j));
+        } catch (const nlohmann::json::exception&) {
+          why = "malformed JSON line";
         } catch (const InputError& e) {
-          throw InputError(*models + ": model " + std::to_string(i + 1) + ": " + e.what());
+          why = e.what();
         }
+        if (why.empty()) continue;
+        const auto msg = *models + ": model " + std::to_string(n) + " (line " +
+                         std::to_string(lineno) + "): " + why;
+        std::cout << msg << "\n";
+        if (invalid++ == 0) first = msg;
       }
-      std::cout << all.size() << " valid\n";
+      if (n == 0) throw InputError("file '" + *models + "' holds no models");
+      if (invalid == 1) throw InputError(first);
+      if (invalid > 1)
+        throw InputError(std::to_string(invalid) + " of " + std::to_string(n) +
+                         " models are invalid (listed on stdout); first: " + first);
+      std::cout << n << " valid\n";
     });
   }
 }

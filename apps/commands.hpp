@@ -15,5 +15,7 @@ void add_latency_commands(CLI::App& app);
 void add_report_command(CLI::App& app);
 void add_export_commands(CLI::App& app);
 void add_train_command(CLI::App& app);
+void add_study_commands(CLI::App& app);    // study show (cli_study.cpp)
+void add_catalog_commands(CLI::App& app);  // evaluators, policies (cli_study.cpp)
 
 }  // namespace flexnas::cli

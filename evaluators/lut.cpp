@@ -80,7 +80,7 @@ class LutEvaluator : public Evaluator {
       const auto* e = find(op, s);
       if (!e) {
         if (missing.empty())
-          missing = "no entry for " + describe(op, s) + " (layer " + std::to_string(layer) +
+          missing = "no entry for " + describe(op, s) + " (layer " + std::to_string(layer + 1) +
                     ") in " + file_;
         return;
       }

@@ -52,6 +52,7 @@ class PolicyRegistry {
   // "name:key=value,..."; unknown names and options throw InputError listing valid ones.
   std::unique_ptr<Policy> create(const std::string& spec, const PolicyContext& ctx) const;
   std::vector<std::string> names() const;
+  const std::vector<Entry>& entries() const { return entries_; }
 
  private:
   std::vector<Entry> entries_;

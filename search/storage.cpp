@@ -275,7 +275,16 @@ std::map<std::int64_t, std::vector<std::int64_t>> Study::retries() const {
   return out;
 }
 
-nlohmann::ordered_json Study::trial_json(const Trial& t) {
+std::vector<Constraint> Study::constraints() const {
+  std::vector<Constraint> out;
+  if (config_.contains("constraints"))
+    for (const auto& k : config_.at("constraints"))
+      out.push_back(Constraint::parse(k.get<std::string>()));
+  return out;
+}
+
+nlohmann::ordered_json Study::trial_json(const Trial& t,
+                                         const std::vector<Constraint>& constraints) {
   nlohmann::ordered_json j;
   j["id"] = t.id;
   j["model"] = to_json(t.arch);
@@ -283,6 +292,9 @@ nlohmann::ordered_json Study::trial_json(const Trial& t) {
   j["values"] = nlohmann::ordered_json::object();
   for (const auto& [k, v] : t.values) j["values"][k] = v;
   j["status"] = t.state == TrialState::kOk ? "ok" : "failed";
+  j["feasible"] = t.state == TrialState::kOk && total_violation(t.values, constraints) == 0;
+  j["violations"] = nlohmann::ordered_json::object();
+  for (const auto& k : constraints) j["violations"][k.str()] = k.violation(t.values);
   j["reason"] = t.reason;
   j["eval_seconds"] = t.eval_seconds;
   j["policy_seconds"] = t.policy_seconds;
@@ -308,7 +320,7 @@ void Study::finish(const Trial& t, const std::vector<Objective>& objectives,
   }
   {
     std::ofstream out(fs::path(dir_) / "trials.jsonl", std::ios::app);
-    out << trial_json(t).dump() << "\n";
+    out << trial_json(t, constraints).dump() << "\n";
   }
   if (!summaries_ready_) {
     const auto all = trials();
@@ -337,7 +349,7 @@ void Study::rewrite_exports(const std::vector<Objective>& objectives,
   std::string text;
   while (st.step() == SQLITE_ROW) {
     const auto id = sqlite3_column_int64(st.s, 0);
-    text += trial_json(all[static_cast<std::size_t>(id)]).dump() + "\n";
+    text += trial_json(all[static_cast<std::size_t>(id)], constraints).dump() + "\n";
   }
   write_file_atomic((fs::path(dir_) / "trials.jsonl").string(), text);
   front_ = pareto_set(all, objectives, constraints);
@@ -347,11 +359,12 @@ void Study::rewrite_exports(const std::vector<Objective>& objectives,
 }
 
 void Study::write_summaries() const {
+  const auto cons = constraints();
   nlohmann::ordered_json p = nlohmann::ordered_json::array();
-  for (const auto& t : front_) p.push_back(trial_json(t));
+  for (const auto& t : front_) p.push_back(trial_json(t, cons));
   write_file_atomic((fs::path(dir_) / "pareto.json").string(), p.dump(2) + "\n");
   write_file_atomic((fs::path(dir_) / "best.json").string(),
-                    (best_ ? trial_json(*best_).dump(2) : std::string("null")) + "\n");
+                    (best_ ? trial_json(*best_, cons).dump(2) : std::string("null")) + "\n");
 }
 
 std::vector<Trial> pareto_set(const std::vector<Trial>& trials,

@@ -55,7 +55,12 @@ class Study {
   void rewrite_exports(const std::vector<Objective>& objectives,
                        const std::vector<Constraint>& constraints);
 
-  static nlohmann::ordered_json trial_json(const Trial& t);
+  // One trial as JSON: model, values, status, and "feasible" with "violations" (each
+  // constraint's amount of violation, 0 when met; failed trials are not feasible).
+  static nlohmann::ordered_json trial_json(const Trial& t,
+                                           const std::vector<Constraint>& constraints = {});
+  // The constraints of the study's definition.
+  std::vector<Constraint> constraints() const;
 
  private:
   Study(std::string dir, sqlite3* db, int lock_fd);

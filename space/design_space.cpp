@@ -501,7 +501,7 @@ void DesignSpace::validate(const Architecture& a) const {
   const auto ops = head_ops();
   for (std::size_t j = 0; j < a.layers.size(); ++j) {
     const Layer& L = a.layers[j];
-    const std::string at = "layer " + std::to_string(j) + ": ";
+    const std::string at = "layer " + std::to_string(j + 1) + ": ";  // 1-based, as everywhere
     if (!has(hidden, L.hidden))
       throw InputError(at + "h = " + std::to_string(L.hidden) + " is not in " + sp + "'s hidden sizes " + set_text(hidden));
     if (!has(heads, L.num_heads()))
@@ -547,8 +547,10 @@ void DesignSpace::validate(const Architecture& a) const {
       const Layer& first = a.layers[j - j % static_cast<std::size_t>(layers_per_stack)];
       auto c1 = Architecture{{L}}.canonical(), c2 = Architecture{{first}}.canonical();
       if (!(c1 == c2))
-        throw InputError(at + "differs from layer " + std::to_string(j - j % static_cast<std::size_t>(layers_per_stack)) +
-                         ", but " + sp + " has " + std::to_string(layers_per_stack) + " layers per stack sharing one choice");
+        throw InputError(at + "differs from layer " +
+                         std::to_string(j - j % static_cast<std::size_t>(layers_per_stack) + 1) +
+                         ", but " + sp + " has " + std::to_string(layers_per_stack) +
+                         " layers per stack sharing one choice");
     }
   }
 }

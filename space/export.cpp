@@ -79,7 +79,7 @@ Architecture architecture_from_hf(const nlohmann::json& j) {
       const int h = hid[i].get<int>();
       const auto n = ops[i].size();
       if (n == 0 || par[i].size() != n)
-        throw InputError("config: layer " + std::to_string(i) +
+        throw InputError("config: layer " + std::to_string(i + 1) +
                          " has no heads or mismatched lists");
       nlohmann::json heads = nlohmann::json::array();
       for (std::size_t k = 0; k < n; ++k)

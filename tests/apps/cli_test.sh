@@ -124,6 +124,61 @@ expect_input_error "takes one objective" "$flexnas" search --space flexibert-tes
 expect_input_error "holds no study" "$flexnas" resume --study nowhere
 [[ ! -e x1 && ! -e x2 && ! -e x3 && ! -e x5 && ! -e x6 ]] && ok || bad "a refused search left a study directory behind"
 
+# --- one vocabulary: catalogs, study show, absolute paths, --trust, export precision ---------
+expect_input_error "did you mean: search?" "$flexnas" searc
+expect_input_error "unknown command 'flexnas space inf'; did you mean: info?" "$flexnas" space inf
+expect_input_error "--max-time: Value -1 must be >= 0" "$flexnas" search --space flexibert-test \
+  --evaluator params --objective params:min --max-time -1 --study v0
+"$flexnas" evaluators --json | python3 -c '
+import json, sys
+e = {x["name"]: x for x in json.load(sys.stdin)}
+assert [v["name"] for v in e["params"]["values"]] == ["params", "encoder_params"], e["params"]
+assert {"name": "seq", "default": "128", "description": "sequence length"} in e["flops"]["options"]
+assert e["table"]["values"] is None and "file" in e["table"]["values_note"]' && ok || bad "evaluators --json"
+"$flexnas" policies --json | python3 -c '
+import json, sys
+p = {x["name"]: x for x in json.load(sys.stdin)}
+assert {"name": "population", "default": "50"} in p["evolution"]["options"] and p["nsga2"]["multi_objective"]' \
+  && ok || bad "policies --json"
+[[ $("$flexnas" evaluators | grep -c '^  option') -gt 10 ]] && ok || bad "evaluators lists no options"
+printf '%s\n' "$M" > m.json
+expect_out '{"params":4369408.0,"encoder_params":396544.0}' "$flexnas" evaluate --model m.json --evaluator params --json
+"$flexnas" evaluate --model m.json --evaluator params >/dev/null 2>"$work/err" && grep -q "write @m.json" "$work/err" &&
+  ok || bad "a plain --model path gives no hint: $(cat "$work/err")"
+printf '%s\n' "$M" '{"l":2,"o":["sa","sa"],"h":[128,300],"n":[2,2],"f":[[512],[512]],"p":["sdp","sdp"]}' 'not json' > inv.jsonl
+expect_input_error "2 of 3 models are invalid (listed on stdout); first: inv.jsonl: model 2 (line 2): layer 2: h = 300" \
+  "$flexnas" space validate --space flexibert-test --models inv.jsonl
+[[ $("$flexnas" space validate --space flexibert-test --models inv.jsonl 2>/dev/null | wc -l) -eq 2 ]] && ok ||
+  bad "space validate does not list every invalid model"
+mkdir -p sub && printf '#!/bin/sh\nread -r line\necho '"'"'{"toy": 0.12345678901234567}'"'"'\n' > sub/toy.sh && chmod +x sub/toy.sh
+(cd sub && "$flexnas" search --space flexibert-test --evaluator "external:cmd=./toy.sh,values=toy:min" \
+  --evaluator params --objective toy:min --constraint 'params<=1e7' --budget 4 --batch 2 --study ../v1 >/dev/null 2>"$work/err") &&
+  ok || bad "search with a relative external command: $(cat "$work/err")"
+"$flexnas" study show --study v1 >show.txt && grep -qF "command: $work/sub/toy.sh" show.txt && grep -q "^progress *4 of 4" show.txt &&
+  grep -q "^pareto set" show.txt && grep -q "^runs" show.txt && ok || bad "study show: $(cat show.txt)"
+"$flexnas" resume --study v1 --budget 6 >/dev/null 2>"$work/err" && ok || bad "resume from another directory: $(cat "$work/err")"
+python3 -c '
+import json, sys
+t = [json.loads(l) for l in open("v1/trials.jsonl")]
+assert len(t) == 6 and all(x["status"] == "ok" for x in t), t
+assert all(set(x["violations"]) == {"params<=10000000"} and x["feasible"] == (x["values"]["params"] <= 1e7) for x in t), t[0]' \
+  && ok || bad "trials.jsonl lacks feasible/violations or the resumed trials failed"
+"$flexnas" export --study v1 --what all --format csv | python3 -c '
+import csv, sys
+rows = list(csv.DictReader(sys.stdin))
+assert rows[0]["toy"] == "0.12345678901234566" or rows[0]["toy"] == "0.12345678901234567", rows[0]["toy"]
+assert rows[0]["feasible"] in ("true", "false") and "violation:params<=10000000" in rows[0]' && ok || bad "csv export precision"
+mv sub/toy.sh sub/toy.moved
+expect_input_error "sub/toy.sh' is missing" "$flexnas" resume --study v1 --budget 8
+[[ $(wc -l <v1/trials.jsonl) -eq 6 ]] && ok || bad "a refused resume ran trials"
+mv sub/toy.moved sub/toy.sh
+if [[ $(id -u) -eq 0 ]]; then
+  chown -R nobody v1
+  expect_input_error "resume with --trust" "$flexnas" resume --study v1 --budget 8
+  "$flexnas" study show --study v1 | grep -q "not you" && ok || bad "study show does not flag another owner"
+  "$flexnas" resume --study v1 --budget 8 --trust >/dev/null 2>"$work/err" && ok || bad "resume --trust: $(cat "$work/err")"
+fi
+
 # --- every command shown in the README and docs -------------------------------------------
 ln -s "$src/data" data
 ln -s "$src/tests" tests

@@ -80,7 +80,7 @@ TEST_CASE("lut_mixed_heads_peri_and_missing_entries", "[lut]") {
   const auto f = e->evaluate(miss, {});
   CHECK(f.status == EvalStatus::kFailed);
   CHECK(f.message ==
-        "no entry for sa/sdp hidden=256 heads=2 seq=128 (layer 0) in " + dir.path() + "/dev.yaml");
+        "no entry for sa/sdp hidden=256 heads=2 seq=128 (layer 1) in " + dir.path() + "/dev.yaml");
 }
 
 TEST_CASE("lut_head_size_floor_entries", "[lut]") {

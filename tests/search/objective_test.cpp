@@ -78,3 +78,23 @@ TEST_CASE("pareto_set_matches_the_first_front_of_nondominated_sorting", "[object
     CHECK(got == want);
   }
 }
+
+TEST_CASE("trial_json_carries_feasible_and_violations", "[objective]") {
+  Trial t;
+  t.id = 3;
+  t.arch =
+      architecture_from_string(R"({"l":1,"o":["sa"],"h":[128],"n":[2],"f":[[512]],"p":["sdp"]})");
+  t.state = TrialState::kOk;
+  t.values = {{"latency_ms", 25}, {"acc", 0.9}};
+  const std::vector<Constraint> cons{Constraint::parse("latency_ms<=20"),
+                                     Constraint::parse("acc>=0.5")};
+  auto j = Study::trial_json(t, cons);
+  CHECK(j["feasible"] == false);
+  CHECK(j["violations"]["latency_ms<=20"] == 5.0);
+  CHECK(j["violations"]["acc>=0.5"] == 0.0);
+  t.values["latency_ms"] = 10;
+  CHECK(Study::trial_json(t, cons)["feasible"] == true);
+  t.state = TrialState::kFailed;  // a failed trial is never feasible
+  CHECK(Study::trial_json(t, cons)["feasible"] == false);
+  CHECK(Study::trial_json(t)["violations"].empty());
+}

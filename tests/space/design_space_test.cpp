@@ -145,7 +145,7 @@ TEST_CASE("design_space_validate_names_field_value_and_allowed", "[design_space]
     FAIL("expected InputError");
   } catch (const InputError& e) {
     std::string m = e.what();
-    CHECK(m.find("layer 1") != std::string::npos);
+    CHECK(m.find("layer 2:") != std::string::npos);  // 1-based: the second layer
     CHECK(m.find("300") != std::string::npos);
     CHECK(m.find("{128, 256}") != std::string::npos);
   }
