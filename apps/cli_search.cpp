@@ -69,12 +69,6 @@ SearchSetup setup_from_config(const nlohmann::json& c, const EvaluatorRegistry& 
   return s;
 }
 
-std::string fmt(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
-
 // Where trials run: --executor local (threads) or mpi (ranks 1..K-1, see docs/cluster.md).
 struct ExecutorChoice {
   std::string kind = "local";
