@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <set>
@@ -232,99 +233,110 @@ void add_study_commands(CLI::App& app) {
   cmd->callback([dir] { show_study(*dir); });
 }
 
+namespace {
+
+// A catalog subcommand: `build` makes the JSON array, `print` shows it as text unless --json.
+void catalog_command(CLI::App& app, const std::string& name, const std::string& what,
+                     std::function<nlohmann::ordered_json()> build,
+                     std::function<void(const nlohmann::ordered_json&)> print) {
+  auto* cmd = app.add_subcommand(name, what);
+  auto json = std::make_shared<bool>(false);
+  cmd->add_flag("--json", *json, "one JSON array on stdout");
+  cmd->callback([json, build, print] {
+    const auto all = build();
+    if (*json)
+      std::cout << all.dump(2) << "\n";
+    else
+      print(all);
+  });
+}
+
+}  // namespace
+
 void add_catalog_commands(CLI::App& app) {
-  {
-    auto* cmd = app.add_subcommand(
-        "evaluators", "list the evaluators: options with defaults, and the values each produces");
-    auto json = std::make_shared<bool>(false);
-    cmd->add_flag("--json", *json, "one JSON array on stdout");
-    cmd->callback([json] {
-      EvaluatorRegistry r;
-      register_builtins(r);
-      nlohmann::ordered_json all = nlohmann::ordered_json::array();
-      for (const auto& e : r.entries()) {
-        nlohmann::ordered_json j;
-        j["name"] = e.name;
-        j["description"] = e.description;
-        j["options"] = nlohmann::ordered_json::array();
-        for (const auto& o : e.options)
-          j["options"].push_back(
-              {{"name", o.name}, {"default", o.default_value}, {"description", o.description}});
-        // The values of an instance with the default options; some evaluators name their
-        // values from options (table:metric=, external:values=) or from a file.
-        try {
-          const auto ev = r.create(e.name);
-          j["values"] = nlohmann::ordered_json::array();
-          for (const auto& v : ev->provides())
-            j["values"].push_back({{"name", v.name},
-                                   {"unit", v.unit},
-                                   {"direction", direction_text(v.direction)},
-                                   {"description", v.description}});
-        } catch (const std::exception& x) {
-          j["values"] = nullptr;
-          j["values_note"] = std::string("set by its options: ") + x.what();
+  catalog_command(
+      app, "evaluators", "list the evaluators: options with defaults, and the values each produces",
+      [] {
+        EvaluatorRegistry r;
+        register_builtins(r);
+        nlohmann::ordered_json all = nlohmann::ordered_json::array();
+        for (const auto& e : r.entries()) {
+          nlohmann::ordered_json j;
+          j["name"] = e.name;
+          j["description"] = e.description;
+          j["options"] = nlohmann::ordered_json::array();
+          for (const auto& o : e.options)
+            j["options"].push_back(
+                {{"name", o.name}, {"default", o.default_value}, {"description", o.description}});
+          // The values of an instance with the default options; some evaluators name their
+          // values from options (table:metric=, external:values=) or from a file.
+          try {
+            const auto ev = r.create(e.name);
+            j["values"] = nlohmann::ordered_json::array();
+            for (const auto& v : ev->provides())
+              j["values"].push_back({{"name", v.name},
+                                     {"unit", v.unit},
+                                     {"direction", direction_text(v.direction)},
+                                     {"description", v.description}});
+          } catch (const std::exception& x) {
+            j["values"] = nullptr;
+            j["values_note"] = std::string("set by its options: ") + x.what();
+          }
+          all.push_back(j);
         }
-        all.push_back(j);
-      }
-      if (*json) {
-        std::cout << all.dump(2) << "\n";
-        return;
-      }
-      for (const auto& j : all) {
-        std::printf("%s: %s\n", j["name"].get<std::string>().c_str(),
-                    j["description"].get<std::string>().c_str());
-        for (const auto& o : j["options"])
-          std::printf("  option %-14s default %-10s %s\n", o["name"].get<std::string>().c_str(),
-                      o["default"].get<std::string>().empty()
-                          ? "(none)"
-                          : o["default"].get<std::string>().c_str(),
-                      o["description"].get<std::string>().c_str());
-        if (j["values"].is_null())
-          std::printf("  values %s\n", j["values_note"].get<std::string>().c_str());
-        else
-          for (const auto& v : j["values"])
-            std::printf("  value  %-14s %-6s %-3s %s\n", v["name"].get<std::string>().c_str(),
-                        v["unit"].get<std::string>().c_str(),
-                        v["direction"].get<std::string>().c_str(),
-                        v["description"].get<std::string>().c_str());
-      }
-    });
-  }
-  {
-    auto* cmd = app.add_subcommand("policies", "list the search policies: options with defaults");
-    auto json = std::make_shared<bool>(false);
-    cmd->add_flag("--json", *json, "one JSON array on stdout");
-    cmd->callback([json] {
-      PolicyRegistry r;
-      register_builtin_policies(r);
-      nlohmann::ordered_json all = nlohmann::ordered_json::array();
-      for (const auto& e : r.entries()) {
-        nlohmann::ordered_json j;
-        j["name"] = e.name;
-        j["description"] = e.description;
-        j["options"] = nlohmann::ordered_json::array();
-        for (const auto& [name, def] : e.options)
-          j["options"].push_back({{"name", name}, {"default", def}});
-        j["multi_objective"] = e.multi_objective;
-        j["produces"] = "architectures to evaluate (asks), never values";
-        all.push_back(j);
-      }
-      if (*json) {
-        std::cout << all.dump(2) << "\n";
-        return;
-      }
-      for (const auto& j : all) {
-        std::printf(
-            "%s: %s (%s)\n", j["name"].get<std::string>().c_str(),
-            j["description"].get<std::string>().c_str(),
-            j["multi_objective"].get<bool>() ? "one or several objectives" : "one objective");
-        if (j["options"].empty()) std::printf("  no options\n");
-        for (const auto& o : j["options"])
-          std::printf("  option %-14s default %s\n", o["name"].get<std::string>().c_str(),
-                      o["default"].get<std::string>().c_str());
-      }
-    });
-  }
+        return all;
+      },
+      [](const nlohmann::ordered_json& all) {
+        for (const auto& j : all) {
+          std::printf("%s: %s\n", j["name"].get<std::string>().c_str(),
+                      j["description"].get<std::string>().c_str());
+          for (const auto& o : j["options"])
+            std::printf("  option %-14s default %-10s %s\n", o["name"].get<std::string>().c_str(),
+                        o["default"].get<std::string>().empty()
+                            ? "(none)"
+                            : o["default"].get<std::string>().c_str(),
+                        o["description"].get<std::string>().c_str());
+          if (j["values"].is_null())
+            std::printf("  values %s\n", j["values_note"].get<std::string>().c_str());
+          else
+            for (const auto& v : j["values"])
+              std::printf("  value  %-14s %-6s %-3s %s\n", v["name"].get<std::string>().c_str(),
+                          v["unit"].get<std::string>().c_str(),
+                          v["direction"].get<std::string>().c_str(),
+                          v["description"].get<std::string>().c_str());
+        }
+      });
+  catalog_command(
+      app, "policies", "list the search policies: options with defaults",
+      [] {
+        PolicyRegistry r;
+        register_builtin_policies(r);
+        nlohmann::ordered_json all = nlohmann::ordered_json::array();
+        for (const auto& e : r.entries()) {
+          nlohmann::ordered_json j;
+          j["name"] = e.name;
+          j["description"] = e.description;
+          j["options"] = nlohmann::ordered_json::array();
+          for (const auto& [name, def] : e.options)
+            j["options"].push_back({{"name", name}, {"default", def}});
+          j["multi_objective"] = e.multi_objective;
+          j["produces"] = "architectures to evaluate (asks), never values";
+          all.push_back(j);
+        }
+        return all;
+      },
+      [](const nlohmann::ordered_json& all) {
+        for (const auto& j : all) {
+          std::printf(
+              "%s: %s (%s)\n", j["name"].get<std::string>().c_str(),
+              j["description"].get<std::string>().c_str(),
+              j["multi_objective"].get<bool>() ? "one or several objectives" : "one objective");
+          if (j["options"].empty()) std::printf("  no options\n");
+          for (const auto& o : j["options"])
+            std::printf("  option %-14s default %s\n", o["name"].get<std::string>().c_str(),
+                        o["default"].get<std::string>().c_str());
+        }
+      });
 }
 
 }  // namespace flexnas::cli
