@@ -232,7 +232,8 @@ TEST_CASE("design_space_flexibert2_counts_and_holds_every_edgetran_model", "[des
   for (int l : {2, 4, 6, 8, 10, 12}) total += boost::multiprecision::pow(per, static_cast<unsigned>(l));
   CHECK(s.count() == total);
   // Every published FlexiBERT 2.0 model of the EdgeTran tables (tests/data/edgetran, from the
-  // EdgeTran co-design dataset) reads, validates and keeps its h // n head sizes.
+  // EdgeTran co-design dataset) reads, validates, hashes, re-reads to the same hash and
+  // keeps its h // n head sizes.
   int models = 0, floor_layers = 0;
   for (const char* dev : {"a100", "rpi", "ncs"}) {
     std::ifstream in(std::string(FLEXNAS_SOURCE_DIR) + "/tests/data/edgetran/" + dev + ".jsonl");
@@ -244,6 +245,9 @@ TEST_CASE("design_space_flexibert2_counts_and_holds_every_edgetran_model", "[des
       INFO(dev << " model " << models);
       CHECK_NOTHROW(s.validate(a));
       CHECK(nlohmann::json::parse(to_string(a, DictForm::kHetero)) == j.at("model"));
+      const auto again = architecture_from_string(to_string(a));
+      CHECK(graph_hash(again) == graph_hash(a));
+      CHECK(graph_hash(a).size() == 64);
       for (const auto& L : a.layers) floor_layers += L.hidden % L.num_heads() != 0;
       ++models;
     }
