@@ -194,6 +194,19 @@ std::int64_t Study::next_batch() const {
   return sqlite3_column_int64(st.s, 0);
 }
 
+void Study::insert_asked(const Trial& t) {
+  Stmt st(db_,
+          "INSERT INTO trials(id, batch, model, hash, state, policy_seconds) VALUES(?1, ?2, ?3, "
+          "?4, 'asked', ?5)");
+  st.integer(1, t.id);
+  st.integer(2, t.batch);
+  st.text(3, to_string(t.arch));
+  st.text(4, t.hash);
+  st.real(5, t.policy_seconds);
+  if (st.step() != SQLITE_DONE)
+    throw std::runtime_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+}
+
 std::vector<Trial> Study::add_asked(std::int64_t batch, const std::vector<Architecture>& archs,
                                     const std::vector<std::string>& hashes, double policy_seconds) {
   std::vector<Trial> out;
@@ -207,16 +220,7 @@ std::vector<Trial> Study::add_asked(std::int64_t batch, const std::vector<Archit
       t.arch = archs[i];
       t.hash = hashes[i];
       t.policy_seconds = archs.empty() ? 0 : policy_seconds / static_cast<double>(archs.size());
-      Stmt st(db_,
-              "INSERT INTO trials(id, batch, model, hash, state, policy_seconds) VALUES(?1, ?2, "
-              "?3, ?4, 'asked', ?5)");
-      st.integer(1, t.id);
-      st.integer(2, batch);
-      st.text(3, to_string(t.arch));
-      st.text(4, t.hash);
-      st.real(5, t.policy_seconds);
-      if (st.step() != SQLITE_DONE)
-        throw std::runtime_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+      insert_asked(t);
       out.push_back(std::move(t));
     }
     exec("COMMIT");
@@ -240,15 +244,7 @@ std::vector<Trial> Study::add_retry(std::int64_t batch, const std::vector<Trial>
       t.batch = batch;
       t.arch = f.arch;
       t.hash = f.hash;
-      Stmt st(db_,
-              "INSERT INTO trials(id, batch, model, hash, state, policy_seconds) VALUES(?1, ?2, "
-              "?3, ?4, 'asked', 0)");
-      st.integer(1, t.id);
-      st.integer(2, batch);
-      st.text(3, to_string(t.arch));
-      st.text(4, t.hash);
-      if (st.step() != SQLITE_DONE)
-        throw std::runtime_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+      insert_asked(t);
       of.push_back(f.id);
       out.push_back(std::move(t));
     }

@@ -65,6 +65,8 @@ class Study {
  private:
   Study(std::string dir, sqlite3* db, int lock_fd);
   void exec(const std::string& sql) const;
+  // Inserts t as an asked trial (inside the caller's transaction).
+  void insert_asked(const Trial& t);
   // pareto.json and best.json from the current Pareto set and best trial.
   void write_summaries() const;
 
