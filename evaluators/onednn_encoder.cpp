@@ -163,21 +163,6 @@ int kernel_size(const Head& h) {
   return h.kernel;
 }
 
-// Input projection columns of a head group: query, key and value for attention, value only
-// for the mixing and convolution heads.
-std::size_t projections(Op op) {
-  switch (op) {
-    case Op::kSdp:
-    case Op::kWma:
-      return 3;
-    case Op::kDft:
-    case Op::kDct:
-    case Op::kConv:
-      return 1;
-  }
-  return 1;
-}
-
 int norms_in_layer(const Layer& l) {
   if (l.norm == NormKind::kNone) return 0;
   return l.norm_placement == NormPlacement::kPeri ? 4 : 2;
@@ -201,7 +186,7 @@ LayerWeights random_weights(const Layer& l, std::uint64_t seed) {
   w.groups = head_groups(l);
   for (auto& g : w.groups) {
     const auto n = static_cast<std::size_t>(g.heads);
-    const std::size_t cols = projections(g.op.op) * n * d;
+    const std::size_t cols = static_cast<std::size_t>(op_info(g.op.op).projections) * n * d;
     uniform(g.w_in, h * cols, in_scale, rng);
     uniform(g.b_in, cols, in_scale, rng);
     switch (g.op.op) {
@@ -587,7 +572,7 @@ class LayerBuilder {
     auto cat = net_.alloc({rows(), cat_});
     for (const auto& g : w_.groups) {
       const dim n = g.heads;
-      const dim cols = static_cast<dim>(projections(g.op.op)) * n * d_;
+      const dim cols = static_cast<dim>(op_info(g.op.op).projections) * n * d_;
       const std::string name = std::string(to_string(g.op.family())) + "_" + g.op.param();
       memory p = net_.linear(z, g.w_in, g.b_in, h_, cols, {}, name + " input projection");
       // Head outputs go to columns [first_head d, (first_head + n) d) of cat.

@@ -80,11 +80,11 @@ const nlohmann::json& list_of(const nlohmann::json& j, const char* name, std::si
 
 const std::array<OpInfo, 5>& op_table() {
   static const std::array<OpInfo, 5> t{{
-      {Op::kSdp, Family::kSa, "sdp", "scaled dot-product self-attention"},
-      {Op::kWma, Family::kSa, "wma", "weighted multiplicative self-attention (Q W K^T)"},
-      {Op::kDft, Family::kL, "dft", "FNet mixing: real part of the 2-D discrete Fourier transform"},
-      {Op::kDct, Family::kL, "dct", "FNet-style mixing: 2-D discrete cosine transform"},
-      {Op::kConv, Family::kC, "", "depthwise-separable convolution over the sequence (odd kernel size)"},
+      {Op::kSdp, Family::kSa, "sdp", 3, "scaled dot-product self-attention"},
+      {Op::kWma, Family::kSa, "wma", 3, "weighted multiplicative self-attention (Q W K^T)"},
+      {Op::kDft, Family::kL, "dft", 1, "FNet mixing: real part of the 2-D discrete Fourier transform"},
+      {Op::kDct, Family::kL, "dct", 1, "FNet-style mixing: 2-D discrete cosine transform"},
+      {Op::kConv, Family::kC, "", 1, "depthwise-separable convolution over the sequence (odd kernel size)"},
   }};
   return t;
 }

@@ -41,6 +41,9 @@ struct OpInfo {
   Op op;
   Family family;
   const char* param;  // model-dict spelling of the parameter; "" for kConv (its kernel size)
+  // Input projections one head takes from the layer input, in units of the head size:
+  // query, key and value for attention, the value alone otherwise (the value comes last).
+  int projections;
   const char* what;   // one line for listings
 };
 // One row per Op, in enum order.

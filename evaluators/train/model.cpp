@@ -196,20 +196,9 @@ struct NormUse {
 const float kGeluC = static_cast<float>(1 / std::numbers::sqrt2);
 const float kGeluD = static_cast<float>(1 / std::sqrt(2 * std::numbers::pi));
 
-// Columns one head takes in the fused input projection, in units of the head size d: query,
-// key and value for attention, the value alone otherwise. The value comes last.
-i64 projections(flexnas::Op op) {
-  switch (op) {
-    case flexnas::Op::kSdp:
-    case flexnas::Op::kWma:
-      return 3;
-    case flexnas::Op::kDft:
-    case flexnas::Op::kDct:
-    case flexnas::Op::kConv:
-      return 1;
-  }
-  return 1;
-}
+// Columns one head takes in the fused input projection, in units of the head size d
+// (op_table(): query, key and value for attention, the value alone otherwise, value last).
+i64 projections(flexnas::Op op) { return flexnas::op_info(op).projections; }
 
 struct HeadState {
   flexnas::Op op = flexnas::Op::kSdp;

@@ -73,20 +73,6 @@ double activation(Activation a, double x) {
   return 0;
 }
 
-// Columns of a head group's input projection per head: Q, K, V for attention, V otherwise.
-int input_projections(Op op) {
-  switch (op) {
-    case Op::kSdp:
-    case Op::kWma:
-      return 3;
-    case Op::kDft:
-    case Op::kDct:
-    case Op::kConv:
-      return 1;
-  }
-  return 1;
-}
-
 // The layer of docs/latency.md written out with loops, in double precision. n heads of
 // d = h // n dimensions concatenate to C = n d columns (C < h when n does not divide h),
 // which the output projection maps back to h.
@@ -104,7 +90,7 @@ Mat reference_layer(const Layer& l, const LayerWeights& w, const std::vector<flo
   Mat cat(static_cast<std::size_t>(R * C), 0.0);
   for (const auto& g : w.groups) {
     const int n = g.heads;
-    const int cols = input_projections(g.op.op) * n * d;
+    const int cols = op_info(g.op.op).projections * n * d;
     const Mat p = linear(z, R, h, g.w_in, g.b_in, cols);
     auto P = [&](int b, int t, int c) {
       return p[static_cast<std::size_t>((b * L + t) * cols + c)];
