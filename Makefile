@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test test-slow test-asan fuzz fuzz-build soak demo bench format format-check clean
+.PHONY: all deps configure build test test-slow test-asan fuzz fuzz-build soak demo bench bench-search format format-check clean
 
 all: build
 
@@ -63,6 +63,11 @@ demo: build
 
 bench: build
 	@bash scripts/bench.sh $(BUILD)
+
+# flexnas policies against Optuna 3.1 (installs python3-optuna when run as root) on five
+# tables, 20 seeds, budget 150 (docs/search.md); results in $(BUILD)/bench-search/.
+bench-search: build
+	@bash scripts/bench_search.sh $(BUILD) 20 150
 
 format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.hpp')
