@@ -5,9 +5,10 @@
 # out now); bad tells and disagreeing options are one-line errors (exit 2); a driver killed
 # with SIGKILL at random moments (inside ask, evaluate or tell) loses nothing; the study
 # stays readable by report, export and study show.
-# Usage: ask_tell_test.sh FLEXNAS
+# Usage: ask_tell_test.sh FLEXNAS SOURCE_DIR
 set -uo pipefail
 flexnas=$1
+src=$2
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
 
@@ -91,6 +92,13 @@ expect_input_error "gets its values (accuracy) from flexnas tell" "$flexnas" res
 "$flexnas" ask --study l --space flexibert-test --objective accuracy:max --policy random --batch 1 --lease 0.2 >/dev/null
 sleep 0.3
 "$flexnas" ask --study l | grep -q '"trial":0,"batch":0,"given":2' && ok || bad "lease"
+
+# The shell loop of docs/python.md, as it is shown.
+awk '/ask-tell-loop/ {on = 1; next} on && /^```sh/ {next} on && /^```/ {exit} on' "$src/docs/python.md" |
+  sed "s|build/bin/flexnas|$flexnas|" >loop.sh
+[[ $(wc -l <loop.sh) -gt 3 ]] && bash loop.sh >loop.out 2>loop.err && grep -q '"l":' loop.out &&
+  "$flexnas" study show --study loop-study | grep -q "^progress *12 of 12" && ok ||
+  bad "the loop of docs/python.md: $(cat loop.err)"
 
 # --- readable by report, export, study show -------------------------------------------------
 "$flexnas" tell --study w --trial 2 --values '{"accuracy": 0.7}' >/dev/null && ok || bad "tell 2"
