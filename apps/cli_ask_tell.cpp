@@ -25,11 +25,9 @@ constexpr double kWaitLockSeconds = 60;
 constexpr int kExitDone = 3;  // the study is complete: budget used, pool exhausted, stopped
 constexpr int kExitWait = 4;  // nothing to hand out now: the open batch waits for its values
 
-DictForm form_of(const std::string& f) {
-  if (f == "auto") return DictForm::kAuto;
-  if (f == "standard") return DictForm::kStandard;
-  return DictForm::kHetero;
-}
+// Not "standard": a layer mixing operations has no standard form, and the trial would be
+// handed out before that error.
+DictForm form_of(const std::string& f) { return f == "hetero" ? DictForm::kHetero : DictForm::kAuto; }
 
 std::string values_text(const std::string& text) {
   if (text.empty() || text[0] != '@') return text;
@@ -85,8 +83,8 @@ void add_ask_tell_commands(CLI::App& app) {
                   "ago and not told yet (a worker that died), lease or not");
     cmd->add_option("--form", *form,
                     "model-dict form of \"model\": auto (standard when every layer is "
-                    "homogeneous), standard, hetero (FlexiBERT 2.0 per-head strings)")
-        ->check(CLI::IsMember({"auto", "standard", "hetero"}))
+                    "homogeneous), hetero (FlexiBERT 2.0 per-head strings, always)")
+        ->check(CLI::IsMember({"auto", "hetero"}))
         ->capture_default_str();
     cmd->callback([=] {
       std::unique_ptr<AskTell> at;
@@ -165,10 +163,19 @@ void add_ask_tell_commands(CLI::App& app) {
                               "the trial failed, for this reason (it counts toward the budget; "
                               "policies skip it)");
     v->excludes(f);
+    auto trust = std::make_shared<bool>(false);
+    cmd->add_flag("--trust",
+                  *trust,
+                  "run the external commands and plugins of a study directory that belongs to "
+                  "another user (see flexnas study show)");
     cmd->callback([=] {
       if (!cmd->count("--values") && !cmd->count("--failed"))
         throw InputError("give --values '{\"NAME\": NUMBER, ...}' or --failed REASON");
       auto at = AskTell::open(*dir, kWaitLockSeconds);
+      // The study's own evaluators run at tell: the checks resume makes before running them.
+      const auto specs = at->study().config().at("evaluators").get<std::vector<std::string>>();
+      check_trust(*dir, specs, *trust);
+      check_evaluator_files(specs);
       Trial t;
       if (cmd->count("--failed")) {
         t = at->tell_failed(*trial, *failed);
