@@ -89,6 +89,8 @@ expect_input_error "trial 0 was already told (ok)" "$flexnas" tell --study w --t
 expect_input_error "gets its values (accuracy) from flexnas tell" "$flexnas" resume --study w
 # --reissue hands out the trial still out; a lease does so by itself once it ends.
 "$flexnas" ask --study w --reissue | grep -q '"trial":2,"batch":1,"given":2' && ok || bad "--reissue"
+"$flexnas" study show --study w | grep -q "^ask/tell .*lease none (ask --reissue); out (handed out, not told): 2 (given 2x)$" &&
+  ok || bad "study show of an ask/tell study: $("$flexnas" study show --study w)"
 "$flexnas" ask --study l --space flexibert-test --objective accuracy:max --policy random --batch 1 --lease 0.2 >/dev/null
 sleep 0.3
 "$flexnas" ask --study l | grep -q '"trial":0,"batch":0,"given":2' && ok || bad "lease"
