@@ -27,7 +27,7 @@ step() {
 }
 drive() {
   local rc
-  for _ in $(seq 200); do
+  for _ in $(seq 600); do
     step "$1"; rc=$?
     [[ $rc -eq 3 ]] && return 0
     [[ $rc -eq 4 ]] && { sleep 0.05; continue; }
