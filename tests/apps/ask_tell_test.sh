@@ -103,7 +103,8 @@ awk '/ask-tell-loop/ {on = 1; next} on && /^```sh/ {next} on && /^```/ {exit} on
   bad "the loop of docs/python.md: $(cat loop.err)"
 
 # --- readable by report, export, study show -------------------------------------------------
-"$flexnas" tell --study w --trial 2 --values '{"accuracy": 0.7}' >/dev/null && ok || bad "tell 2"
+echo '{"accuracy": 0.7}' >v2.json
+"$flexnas" tell --study w --trial 2 --values @v2.json >/dev/null && ok || bad "tell 2 --values @file"
 "$flexnas" report --study w -o w.html 2>err && [[ -s w.html ]] && ok || bad "report: $(cat err)"
 "$flexnas" export --study w --what best --format flexibert >/dev/null && ok || bad "export best"
 "$flexnas" study show --study w | grep -q "^progress *3 of 3" && ok || bad "study show: $("$flexnas" study show --study w)"
