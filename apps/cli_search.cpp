@@ -9,10 +9,12 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/cli_common.hpp"
+#include "apps/cli_definition.hpp"
 #include "apps/cli_export.hpp"
 #include "apps/cli_search_output.hpp"
 #include "apps/commands.hpp"
 #include "evaluators/interrupt.hpp"
+#include "search/ask_tell.hpp"
 #include "search/runner.hpp"
 #ifdef FLEXNAS_HAVE_MPI
 #include "search/mpi_executor.hpp"
@@ -31,23 +33,8 @@ struct SearchSetup {
 
 // Rebuilds everything a study's config defines; validates names against the evaluators.
 SearchSetup setup_from_config(const nlohmann::json& c, const EvaluatorRegistry& registry) {
-  SearchSetup s;
-  s.config = c;
-  for (const auto& o : c.at("objectives"))
-    s.objectives.push_back(Objective::parse(o.get<std::string>()));
-  for (const auto& k : c.at("constraints"))
-    s.constraints.push_back(Constraint::parse(k.get<std::string>()));
-  std::optional<DesignSpace> space;
-  if (!c.at("space").is_null())
-    space = DesignSpace::from_yaml(c.at("space").get<std::string>(), "study space");
-  const auto seed = c.at("seed").get<std::uint64_t>();
-  if (!c.at("pool").is_null()) {
-    std::vector<Architecture> pool;
-    for (const auto& m : c.at("pool")) pool.push_back(architecture_from_json(m));
-    s.domain = std::make_unique<SearchDomain>(std::move(pool), space, seed);
-  } else {
-    s.domain = std::make_unique<SearchDomain>(*space);
-  }
+  auto base = study_setup(c);
+  SearchSetup s{c, std::move(base.domain), std::move(base.objectives), std::move(base.constraints)};
   // Every objective and constraint must be provided by some evaluator.
   std::set<std::string> provided;
   for (const auto& e : c.at("evaluators")) {
@@ -207,61 +194,22 @@ void add_search_commands(CLI::App& app) {
         app.add_subcommand("search",
                            "run a search: ask a policy for architectures, evaluate them, keep "
                            "everything in a resumable study directory");
-    auto space = std::make_shared<std::string>();
-    auto pool = std::make_shared<std::string>();
-    auto evaluators = std::make_shared<std::vector<std::string>>();
-    auto objectives = std::make_shared<std::vector<std::string>>();
-    auto constraints = std::make_shared<std::vector<std::string>>();
-    auto policy = std::make_shared<std::string>("auto");
-    auto budget = std::make_shared<std::size_t>(100);
-    auto batch = std::make_shared<std::size_t>(4);
-    auto seed = std::make_shared<std::uint64_t>(0);
+    auto defn = std::make_shared<DefinitionArgs>();
     auto workers = std::make_shared<int>(1);
     auto max_time = std::make_shared<double>(0);
     auto out = std::make_shared<std::string>("study");
-    auto stop_at = std::make_shared<std::vector<std::string>>();
-    auto patience = std::make_shared<std::size_t>(0);
     auto ex = std::make_shared<ExecutorChoice>();
     auto isolate = std::make_shared<bool>(false);
     auto eval_timeout = std::make_shared<double>(0);
     auto eval_memory = std::make_shared<std::size_t>(0);
     auto mode = std::make_shared<OutputMode>();
-    cmd->add_option("--space", *space, "design space to search (built-in name or YAML file)");
-    cmd->add_option("--pool", *pool,
-                    "search this finite list instead (JSON lines, each with a \"model\"); "
-                    "with --space, the space's operators are used");
-    cmd->add_option("--evaluator", *evaluators,
-                    "name:key=value,... (repeatable), e.g. table:file=F,metric=M; names: " +
-                        evaluator_names())
-        ->required();
-    cmd->add_option("--objective", *objectives,
-                    "NAME:max or NAME:min (repeatable; the first is the primary)")
-        ->required();
-    cmd->add_option("--constraint", *constraints, "NAME<=X or NAME>=X (repeatable)");
-    cmd->add_option("--policy", *policy,
-                    policy_names() +
-                        " (with options, e.g. evolution:population=20); "
-                        "auto: evolution for one objective, nsga2 for several")
-        ->capture_default_str();
-    cmd->add_option("--budget", *budget, "finished trials the study ends with")
-        ->check(CLI::PositiveNumber)
-        ->capture_default_str();
-    cmd->add_option("--batch", *batch,
-                    "candidates per ask (fixed per study; results do not depend on --workers)")
-        ->check(CLI::PositiveNumber)
-        ->capture_default_str();
-    cmd->add_option("--seed", *seed, "random seed")->capture_default_str();
+    defn->add(cmd, true, "");
+    cmd->get_option("--objective")->required();
     cmd->add_option("--workers", *workers, "parallel evaluations")
         ->check(CLI::Range(1, 1024))
         ->capture_default_str();
     cmd->add_option("--max-time", *max_time,
                     "stop this run after so many seconds (resume continues)")
-        ->check(CLI::NonNegativeNumber);
-    cmd->add_option("--stop-at", *stop_at,
-                    "early stop once a trial meets NAME>=X or NAME<=X (repeatable: all "
-                    "must hold), e.g. sst2_accuracy>=0.83");
-    cmd->add_option("--patience", *patience,
-                    "early stop after so many finished trials without a better best")
         ->check(CLI::NonNegativeNumber);
     cmd->add_flag("--isolate", *isolate,
                   "run each evaluation in a forked child: a crash, hang or out-of-memory "
@@ -279,35 +227,9 @@ void add_search_commands(CLI::App& app) {
     add_executor_options(cmd, ex);
     cmd->callback([=] {
       if (start_executor(*ex)) return;
-      if (space->empty() && pool->empty()) throw InputError("give --space or --pool");
       EvaluatorRegistry registry;
       register_builtins(registry);
-      nlohmann::json c;
-      c["version"] = 1;
-      c["space"] =
-          space->empty() ? nlohmann::json() : nlohmann::json(DesignSpace::load(*space).to_yaml());
-      if (!pool->empty()) {
-        nlohmann::json p = nlohmann::json::array();
-        for (const auto& a : load_models(*pool)) p.push_back(nlohmann::json::parse(to_string(a)));
-        c["pool"] = p;
-      } else {
-        c["pool"] = nullptr;
-      }
-      c["evaluators"] = *evaluators;
-      std::vector<std::string> objs;
-      for (const auto& o : *objectives) objs.push_back(Objective::parse(o).str());
-      c["objectives"] = objs;
-      std::vector<std::string> cons;
-      for (const auto& k : *constraints) cons.push_back(Constraint::parse(k).str());
-      c["constraints"] = cons;
-      c["policy"] = *policy == "auto" ? (objs.size() > 1 ? "nsga2" : "evolution") : *policy;
-      c["budget"] = *budget;
-      c["batch"] = *batch;
-      c["seed"] = *seed;
-      std::vector<std::string> stops;
-      for (const auto& k : *stop_at) stops.push_back(Constraint::parse(k).str());
-      c["stop_at"] = stops;
-      c["patience"] = *patience;
+      auto c = defn->config();
       if ((*eval_timeout > 0 || *eval_memory > 0) && !*isolate)
         throw InputError("--eval-timeout and --eval-memory need --isolate");
       if (*isolate)
@@ -319,12 +241,9 @@ void add_search_commands(CLI::App& app) {
         register_builtin_policies(policies);
         policies.create(
             c["policy"].get<std::string>(),
-            PolicyContext{setup.domain.get(), setup.objectives, setup.constraints, *seed});
+            PolicyContext{setup.domain.get(), setup.objectives, setup.constraints,
+                          c["seed"].get<std::uint64_t>()});
       }
-      std::vector<std::string> specs;  // relative paths made absolute: resume runs anywhere
-      for (const auto& e : *evaluators) specs.push_back(absolute_evaluator_spec(e));
-      c["evaluators"] = specs;
-      setup.config["evaluators"] = specs;
       auto study =
           Study::create(*out, c);  // policies claim proposals only in ask(): the domain is fresh
       const int rc =
@@ -368,6 +287,13 @@ void add_search_commands(CLI::App& app) {
       auto c = study->config();
       check_trust(*dir, c.at("evaluators").get<std::vector<std::string>>(), *trust);
       check_evaluator_files(c.at("evaluators").get<std::vector<std::string>>());
+      if (c.contains("ask_tell")) {  // values told by the user: resume cannot produce them
+        std::string told;
+        for (const auto& n : told_value_names(c, registry)) told += (told.empty() ? "" : ", ") + n;
+        if (!told.empty())
+          throw InputError("study " + *dir + " gets its values (" + told +
+                           ") from flexnas tell: continue it with flexnas ask --study " + *dir);
+      }
       if (*budget) {
         if (*budget < c.at("budget").get<std::size_t>())
           throw InputError("--budget cannot lower the study's budget");

@@ -9,6 +9,7 @@ void add_graph_commands(CLI::App& app);
 void add_embed_command(CLI::App& app);
 void add_evaluate_command(CLI::App& app);
 void add_search_commands(CLI::App& app);
+void add_ask_tell_commands(CLI::App& app);  // ask, tell (cli_ask_tell.cpp)
 void add_mpc_command(CLI::App& app);
 void add_latency_fit_command(CLI::App& app);
 void add_latency_commands(CLI::App& app);

@@ -104,6 +104,7 @@ int main(int argc, char** argv) {
   flexnas::cli::add_embed_command(app);
   flexnas::cli::add_evaluate_command(app);
   flexnas::cli::add_search_commands(app);
+  flexnas::cli::add_ask_tell_commands(app);
   flexnas::cli::add_mpc_command(app);
   flexnas::cli::add_latency_fit_command(app);
   flexnas::cli::add_latency_commands(app);

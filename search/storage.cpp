@@ -8,9 +8,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <thread>
 
 #include "space/error.hpp"
 #include "space/file_io.hpp"
@@ -59,10 +61,13 @@ struct Stmt {
   }
 };
 
-int take_lock(const std::string& dir) {
+int take_lock(const std::string& dir, double wait_s = 0) {
   const auto path = dir + "/lock";
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) throw InputError("cannot open " + path);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(wait_s);
+  while (flock(fd, LOCK_EX | LOCK_NB) != 0 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     ::close(fd);
     throw InputError("study " + dir + " is in use by another flexnas process (it holds " + path +
@@ -127,11 +132,11 @@ std::unique_ptr<Study> Study::create(const std::string& dir, const nlohmann::jso
   return s;
 }
 
-std::unique_ptr<Study> Study::open(const std::string& dir, bool lock) {
+std::unique_ptr<Study> Study::open(const std::string& dir, bool lock, double wait_lock_s) {
   const auto path = dir + "/study.sqlite";
   std::error_code ec;
   if (!fs::exists(path, ec)) throw InputError("'" + dir + "' holds no study (no study.sqlite)");
-  const int fd = lock ? take_lock(dir) : -1;
+  const int fd = lock ? take_lock(dir, wait_lock_s) : -1;
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db, lock ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY,
                       nullptr) != SQLITE_OK) {
@@ -268,6 +273,32 @@ std::map<std::int64_t, std::vector<std::int64_t>> Study::retries() const {
   if (st.step() != SQLITE_ROW) return out;
   const auto j = nlohmann::json::parse(st.col_text(0));
   for (const auto& [b, ids] : j.items()) out[std::stoll(b)] = ids.get<std::vector<std::int64_t>>();
+  return out;
+}
+
+void Study::issue(std::int64_t id, double at) {
+  exec(
+      "CREATE TABLE IF NOT EXISTS issued(trial INTEGER PRIMARY KEY, at REAL NOT NULL, times "
+      "INTEGER NOT NULL)");
+  Stmt st(db_,
+          "INSERT INTO issued(trial, at, times) VALUES(?1, ?2, 1) ON CONFLICT(trial) DO UPDATE "
+          "SET at=?2, times=times+1");
+  st.integer(1, id);
+  st.real(2, at);
+  if (st.step() != SQLITE_DONE)
+    throw std::runtime_error(std::string("sqlite: ") + sqlite3_errmsg(db_));
+}
+
+std::map<std::int64_t, Study::Issue> Study::issued() const {
+  std::map<std::int64_t, Issue> out;
+  {
+    Stmt has(db_, "SELECT 1 FROM sqlite_master WHERE type='table' AND name='issued'");
+    if (has.step() != SQLITE_ROW) return out;
+  }
+  Stmt st(db_, "SELECT trial, at, times FROM issued");
+  while (st.step() == SQLITE_ROW)
+    out[sqlite3_column_int64(st.s, 0)] = {sqlite3_column_double(st.s, 1),
+                                          static_cast<int>(sqlite3_column_int64(st.s, 2))};
   return out;
 }
 

@@ -25,8 +25,11 @@ class Study {
   // definition: space or pool, evaluators, objectives, policy, seed, ...). Throws
   // InputError if DIR already holds a study.
   static std::unique_ptr<Study> create(const std::string& dir, const nlohmann::json& config);
-  // Opens an existing study (for resume and export); InputError if there is none.
-  static std::unique_ptr<Study> open(const std::string& dir, bool lock = true);
+  // Opens an existing study (for resume and export); InputError if there is none. With
+  // `wait_lock_s`, a study another process holds is waited for that long (ask and tell of
+  // parallel workers take turns) before the "in use" error.
+  static std::unique_ptr<Study> open(const std::string& dir, bool lock = true,
+                                     double wait_lock_s = 0);
   ~Study();
   Study(const Study&) = delete;
   Study& operator=(const Study&) = delete;
@@ -59,6 +62,16 @@ class Study {
   // constraint's amount of violation, 0 when met; failed trials are not feasible).
   static nlohmann::ordered_json trial_json(const Trial& t,
                                            const std::vector<Constraint>& constraints = {});
+  // Ask/tell (search/ask_tell.hpp): trials handed out to a caller, with when they were
+  // handed out last (seconds since the epoch) and how often. A table of its own, made on
+  // the first hand-out, so studies of `search` are untouched.
+  struct Issue {
+    double at = 0;
+    int times = 0;
+  };
+  void issue(std::int64_t id, double at);
+  std::map<std::int64_t, Issue> issued() const;
+
   // The constraints of the study's definition.
   std::vector<Constraint> constraints() const;
 
