@@ -147,6 +147,77 @@ class StudyTest(unittest.TestCase):
             flexnas.Study.load(os.path.join(tmp, "missing"))
 
 
+class AskTellTest(unittest.TestCase):
+    def test_same_trials_as_search(self):
+        # Telling what the params evaluator would compute gives the trials `search` gives.
+        params = flexnas.Evaluator("params")
+        with tempfile.TemporaryDirectory() as tmp:
+            cli("search", "--space", "flexibert-test", "--evaluator", "params", "--objective", "params:max",
+                "--policy", "evolution:population=4", "--budget", "10", "--batch", "3", "--seed", "2",
+                "--out", os.path.join(tmp, "s"), "--quiet")
+            want = flexnas.Study.load(os.path.join(tmp, "s")).trials()
+            with flexnas.Study.create(os.path.join(tmp, "a"), space="flexibert-test", objectives=["params:max"],
+                                      policy="evolution:population=4", budget=10, batch=3, seed=2) as st:
+                while True:
+                    t = st.ask()
+                    if "done" in t:
+                        self.assertEqual(t, {"done": "budget"})
+                        break
+                    told = st.tell(t["trial"], params(t["model"]))
+                    self.assertEqual(told["id"], t["trial"])
+                    self.assertEqual(told["status"], "ok")
+                got = st.trials()
+            self.assertEqual([t["model"] for t in got], [t["model"] for t in want])
+            self.assertEqual([t["values"] for t in got], [t["values"] for t in want])
+            # The CLI reads it as any study.
+            best = json.loads(cli("export", "--study", os.path.join(tmp, "a"), "--what", "best").stdout)
+            self.assertEqual(best["model"], flexnas.Study.load(os.path.join(tmp, "a")).best()["model"])
+
+    def test_batches_leases_and_errors(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            d = os.path.join(tmp, "st")
+            st = flexnas.Study.create(d, space="flexibert-test", evaluators=["params"],
+                                      objectives=["accuracy:max"], constraints=["params<=1e12"],
+                                      policy="random", budget=3, batch=2, seed=1)
+            a, b = st.ask(), st.ask()
+            self.assertEqual((a["trial"], b["trial"], a["given"]), (0, 1, 1))
+            self.assertEqual(st.ask(), {"wait": [0, 1]})
+            again = st.ask(reissue=True)
+            self.assertEqual((again["trial"], again["given"]), (0, 2))
+            told = st.tell(0, {"accuracy": 0.5})
+            self.assertIn("params", told["values"])  # the study's evaluator ran at tell
+            self.assertTrue(told["feasible"])
+            for bad, text in (((0, {"accuracy": 0.6}), "already told"), ((7, {"accuracy": 1.0}), "7"),
+                              ((1, {"loss": 1.0}), "accuracy")):
+                with self.assertRaisesRegex(flexnas.InputError, text):
+                    st.tell(*bad)
+            with self.assertRaises(flexnas.InputError):
+                st.tell(1, {"accuracy": "high"})
+            with self.assertRaises(flexnas.InputError):
+                st.tell(1)
+            self.assertEqual(st.tell(1, failed="out of memory")["status"], "failed")
+            st.close()
+            # The shell goes on where Python stopped; a tell of an unknown trial says what the CLI says.
+            nxt = json.loads(cli("ask", "--study", d).stdout)
+            self.assertEqual(nxt["trial"], 2)
+            r = cli("tell", "--study", d, "--trial", "9", "--values", '{"accuracy": 1}', check=False)
+            self.assertEqual(r.returncode, 2)
+            st = flexnas.Study.load(d)
+            with self.assertRaises(flexnas.InputError) as e:
+                st.tell(9, {"accuracy": 1.0})
+            self.assertIn(str(e.exception), r.stderr)
+            st.tell(2, {"accuracy": 0.7})
+            self.assertEqual(st.ask(), {"done": "budget"})
+            self.assertEqual([t["status"] for t in st.trials()], ["ok", "failed", "ok"])
+            self.assertEqual(st.best()["id"], 2)
+            st.close()
+            with self.assertRaisesRegex(flexnas.InputError, "st"):
+                flexnas.Study.create(d, space="flexibert-test", objectives=["accuracy:max"])
+            with self.assertRaises(flexnas.InputError):
+                flexnas.Study.create(os.path.join(tmp, "x"), space="nope", objectives=["accuracy:max"])
+            self.assertFalse(os.path.exists(os.path.join(tmp, "x")))
+
+
 class TrainCheckpointTest(unittest.TestCase):
     def test_flexnas_train_outputs_load_into_torch(self):
         model = HETERO
