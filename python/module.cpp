@@ -8,6 +8,7 @@
 
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -183,18 +184,24 @@ py::int_ big(const BigInt& v) { return py::int_(py::str(to_string(v))); }
 
 // ---- Evaluators ------------------------------------------------------------------------------
 
+// Evaluations run without the GIL; the lock keeps two Python threads calling one Evaluator
+// from entering it at once (a search gives each worker its own copy instead).
 struct PyEvaluator {
   std::string spec;
   std::unique_ptr<Evaluator> e;
+  std::unique_ptr<std::mutex> mu = std::make_unique<std::mutex>();
 };
 
-py::dict run_evaluator(Evaluator& e, const Architecture& a, std::uint64_t seed, int threads) {
+py::dict run_evaluator(Evaluator& e, const Architecture& a, std::uint64_t seed, int threads,
+                       std::mutex* mu = nullptr) {
   EvalContext ctx;
   ctx.seed = seed;
   ctx.threads = threads;
   EvalResult r;
   {
     py::gil_scoped_release release;
+    std::unique_lock<std::mutex> lock;
+    if (mu) lock = std::unique_lock<std::mutex>(*mu);
     r = e.evaluate(a, ctx);
   }
   // As `flexnas evaluate`: a failed evaluation is an error naming the evaluator.
@@ -453,7 +460,7 @@ An evaluator from its spec, as --evaluator takes it: 'params', 'flops:seq=256',
              return l;
            }, "The values it provides: name, unit, direction (min/max), description.")
       .def("__call__", [](PyEvaluator& e, py::handle model, std::uint64_t seed, int threads) {
-             return run_evaluator(*e.e, to_arch(model), seed, threads);
+             return run_evaluator(*e.e, to_arch(model), seed, threads, e.mu.get());
            }, py::arg("model"), py::arg("seed") = 0, py::arg("threads") = 1)
       .def("__repr__", [](const PyEvaluator& e) { return "flexnas.Evaluator('" + e.spec + "')"; });
   m.def("evaluator_names", [] { return registry().names(); }, "Registered evaluator names.");
@@ -540,6 +547,10 @@ without the lock, so it can be read while a search runs; every call reads the cu
            "budget, batch, seed, stop_at, patience; `lease`: seconds after which a trial "
            "asked and not told is handed out again (0: only with reissue).")
       .def("ask", [](PyStudy& s, bool reissue, const std::string& form) {
+             // As `flexnas ask --form`: not "standard", which could only fail once the trial
+             // was handed out (a hetero trial has no standard form).
+             if (form != "auto" && form != "hetero")
+               throw InputError("form '" + form + "' is not one of: auto, hetero");
              const auto f = parse_dict_form(form);
              auto& at = s.ask_tell();
              AskResult r;

@@ -35,7 +35,7 @@ class ExamplesTest(unittest.TestCase):
             trials = finished(study)
             self.check_trials(trials, 3)
             self.assertIn("params", trials[0]["values"])  # flexnas's own evaluator ran too
-            self.assertIn(f"best: trial ", r.stdout)
+            self.assertIn("best: trial ", r.stdout)
             # Run again: the study is complete, nothing is trained twice.
             r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp)
             self.assertEqual(r.returncode, 0, r.stderr)
