@@ -94,7 +94,12 @@ void add_ask_tell_commands(CLI::App& app) {
           throw InputError("'" + *dir +
                            "' holds no study yet: the first ask creates it and needs --space "
                            "(or --pool) and --objective");
-        at = AskTell::create(*dir, defn->config(), *lease);
+        auto c = defn->config();
+        EvaluatorRegistry registry;
+        register_builtins(registry);
+        told_value_names(c, registry);  // unknown evaluators, named as written
+        DefinitionArgs::make_paths_absolute(c);
+        at = AskTell::create(*dir, c, *lease);
       } else {
         at = AskTell::open(*dir, kWaitLockSeconds);
         defn->check_agrees(at->study().config(), *dir);

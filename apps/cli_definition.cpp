@@ -43,9 +43,13 @@ void DefinitionArgs::add(CLI::App* cmd, bool evaluator_required, const std::stri
 nlohmann::json DefinitionArgs::config() const {
   auto d = def;
   if (!pool.empty()) d.pool = load_models(pool);
-  d.evaluators.clear();
-  for (const auto& e : def.evaluators) d.evaluators.push_back(absolute_evaluator_spec(e));
   return d.config();
+}
+
+void DefinitionArgs::make_paths_absolute(nlohmann::json& config) {
+  std::vector<std::string> specs;
+  for (const auto& e : config.at("evaluators")) specs.push_back(absolute_evaluator_spec(e.get<std::string>()));
+  config["evaluators"] = specs;
 }
 
 void DefinitionArgs::check_agrees(const nlohmann::json& stored, const std::string& dir) const {

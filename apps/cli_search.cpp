@@ -244,6 +244,8 @@ void add_search_commands(CLI::App& app) {
             PolicyContext{setup.domain.get(), setup.objectives, setup.constraints,
                           c["seed"].get<std::uint64_t>()});
       }
+      DefinitionArgs::make_paths_absolute(c);  // resume runs anywhere
+      setup.config["evaluators"] = c["evaluators"];
       auto study =
           Study::create(*out, c);  // policies claim proposals only in ask(): the domain is fresh
       const int rc =

@@ -199,6 +199,18 @@ void show_study(const std::string& dir) {
       "finished\n",
       ok + failed, c.at("budget").get<std::size_t>(), ok, feasible, failed, asked);
   for (const auto& [r, n] : reasons) std::printf("  failed %zux: %s\n", n, r.c_str());
+  if (c.contains("ask_tell")) {  // docs/python.md
+    std::string out;
+    const auto issued = study->issued();
+    for (const auto& t : trials)
+      if (!t.finished() && issued.count(t.id))
+        out += (out.empty() ? " " : ", ") + std::to_string(t.id) +
+               (issued.at(t.id).times > 1 ? " (given " + std::to_string(issued.at(t.id).times) + "x)" : "");
+    const double lease = c.at("ask_tell").value("lease_s", 0.0);
+    std::printf("ask/tell     lease %s; out (handed out, not told):%s\n",
+                lease > 0 ? (full_precision(lease) + " s").c_str() : "none (ask --reissue)",
+                out.empty() ? " none" : out.c_str());
+  }
   if (const auto best = best_trial(trials, objs, cons))
     std::printf("best         trial %lld, %s = %s\n", static_cast<long long>(best->id),
                 objs[0].name.c_str(), full_precision(best->values.at(objs[0].name)).c_str());

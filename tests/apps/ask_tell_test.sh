@@ -27,7 +27,7 @@ step() {
 }
 drive() {
   local rc
-  for _ in $(seq 200); do
+  for _ in $(seq 600); do
     step "$1"; rc=$?
     [[ $rc -eq 3 ]] && return 0
     [[ $rc -eq 4 ]] && { sleep 0.05; continue; }
@@ -89,6 +89,8 @@ expect_input_error "trial 0 was already told (ok)" "$flexnas" tell --study w --t
 expect_input_error "gets its values (accuracy) from flexnas tell" "$flexnas" resume --study w
 # --reissue hands out the trial still out; a lease does so by itself once it ends.
 "$flexnas" ask --study w --reissue | grep -q '"trial":2,"batch":1,"given":2' && ok || bad "--reissue"
+"$flexnas" study show --study w | grep -q "^ask/tell .*lease none (ask --reissue); out (handed out, not told): 2 (given 2x)$" &&
+  ok || bad "study show of an ask/tell study: $("$flexnas" study show --study w)"
 "$flexnas" ask --study l --space flexibert-test --objective accuracy:max --policy random --batch 1 --lease 0.2 >/dev/null
 sleep 0.3
 "$flexnas" ask --study l | grep -q '"trial":0,"batch":0,"given":2' && ok || bad "lease"
@@ -101,7 +103,8 @@ awk '/ask-tell-loop/ {on = 1; next} on && /^```sh/ {next} on && /^```/ {exit} on
   bad "the loop of docs/python.md: $(cat loop.err)"
 
 # --- readable by report, export, study show -------------------------------------------------
-"$flexnas" tell --study w --trial 2 --values '{"accuracy": 0.7}' >/dev/null && ok || bad "tell 2"
+echo '{"accuracy": 0.7}' >v2.json
+"$flexnas" tell --study w --trial 2 --values @v2.json >/dev/null && ok || bad "tell 2 --values @file"
 "$flexnas" report --study w -o w.html 2>err && [[ -s w.html ]] && ok || bad "report: $(cat err)"
 "$flexnas" export --study w --what best --format flexibert >/dev/null && ok || bad "export best"
 "$flexnas" study show --study w | grep -q "^progress *3 of 3" && ok || bad "study show: $("$flexnas" study show --study w)"

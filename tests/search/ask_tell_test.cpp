@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include <catch2/catch.hpp>
 
@@ -220,4 +222,28 @@ TEST_CASE("ask_tell_refuses_a_bad_definition_before_creating_the_study", "[ask_t
   const auto end = at->ask();
   CHECK(end.status == AskResult::Status::kDone);
   CHECK(end.done_because == "target reached by trial 0");
+}
+
+TEST_CASE("ask_tell_rebuilds_trials_jsonl_a_killed_tell_left_behind", "[ask_tell]") {
+  TempDir dir("jsonl");
+  auto d = definition("random", false);
+  d.batch = 2;
+  auto at = AskTell::create(dir.str(), d.config(), 0);
+  for (int i = 0; i < 2; ++i) {
+    const auto r = at->ask();
+    REQUIRE(r.status == AskResult::Status::kTrial);
+    at->tell(r.trial.id, evaluate(r.trial, d.seed));
+  }
+  at.reset();
+  // As if killed after the database update and in the middle of the trials.jsonl append.
+  const auto jsonl = dir.path / "trials.jsonl";
+  auto text = [&] {
+    std::ifstream in(jsonl);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const auto full = text();
+  REQUIRE(std::count(full.begin(), full.end(), '\n') == 2);
+  std::ofstream(jsonl, std::ios::trunc) << full.substr(0, full.find('\n') + 10);
+  at = AskTell::open(dir.str());
+  CHECK(text() == full);
 }
