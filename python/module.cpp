@@ -614,7 +614,8 @@ without the lock, so it can be read while a search runs; every call reads the cu
 flexnas's own trainer network (docs/model.md; the `train` evaluator's model): forward and
 backward by hand in C++. For checking flexnas.torch against it and for exporting weights:
 parameters by name as numpy arrays ([in, out] dense weights), one step forward/backward on
-given token ids, checkpoints as `flexnas train --save` writes them.)doc")
+given token ids, checkpoints as `flexnas train --save` writes them. Use one model from one
+thread at a time.)doc")
       .def(py::init([](py::handle model, int vocab, int seq, int num_classes, bool token_level,
                        float dropout, std::uint64_t seed, int threads, int max_positions) {
              train::ModelConfig c;
