@@ -29,7 +29,7 @@ test-slow: build
 # GCC 12 reports false positives inside Catch2 at this optimisation level).
 test-asan: deps
 	@cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFLEXNAS_SANITIZE=ON \
-	  -DFLEXNAS_BUILD_BENCH=OFF -DFLEXNAS_WERROR=OFF >/dev/null
+	  -DFLEXNAS_BUILD_BENCH=OFF -DFLEXNAS_WERROR=OFF -DFLEXNAS_BUILD_PYTHON=OFF >/dev/null
 	@cmake --build build-asan -j $(JOBS)
 	@cd build-asan && LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	  ctest -L fast --output-on-failure -j $(JOBS)
