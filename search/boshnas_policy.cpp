@@ -23,7 +23,8 @@ namespace {
 
 struct BoshnasPolicyOptions {
   std::string surrogate = "boshnas";   // any surrogate registry name (gp for the GP-BO baseline)
-  std::string encoding = "embedding";  // embedding (Transformer2vec) or naive
+  // embedding (Transformer2vec) or naive, either with +stats (log params, log FLOPs, depth)
+  std::string encoding = "embedding+stats";
   std::size_t init = 8;                // random trials before the surrogate is used
   double kappa = 2;  // z = mu - kappa * sigma (robust from 1 to 3, see docs/search.md)
   double p_uncertain = 0.1, p_random = 0.1;
@@ -36,6 +37,15 @@ struct BoshnasPolicyOptions {
   // Surrogates fitted per ask with different seeds and pooled as a mixture: mean of the
   // means, variance = mean variance + variance of the means (a deep ensemble).
   int ensemble = 1;
+  // ucb: exploit = lowest mu - kappa sigma; ts: independent Thompson sampling, each exploit
+  // pick the lowest of one draw mu + sigma eps (eps ~ N(0, 1) per candidate).
+  std::string acquisition = "ucb";
+  // Probability that an exploit pick is made among the `local_k` unused candidates nearest
+  // (in the encoding) to the best trial so far: a trust region around the incumbent.
+  double p_local = 0;
+  std::size_t local_k = 16;
+  // Random picks in a pool: a depth first, then a member of that depth (see sample_by_depth).
+  bool by_depth = true;
   std::map<std::string, std::string> surrogate_options;  // surrogate.KEY=VALUE, passed on
 };
 
@@ -63,7 +73,7 @@ class BoshnasPolicy : public Policy {
   std::vector<Architecture> ask(std::size_t n) override {
     std::vector<Architecture> out;
     auto take_random = [&] {
-      auto a = ctx_.domain->sample(rng_);
+      auto a = opt_.by_depth && ctx_.domain->is_pool() ? sample_by_depth() : ctx_.domain->sample(rng_);
       if (a && ctx_.domain->claim(*a)) out.push_back(std::move(*a));
       return a.has_value();
     };
@@ -123,13 +133,14 @@ class BoshnasPolicy : public Policy {
       pred.aleatoric = (av / k).cwiseSqrt();
     }
     const bool converged = since_improvement_ >= opt_.patience;
-    std::vector<double> z(n_cands), unc(n_cands);
+    std::vector<double> z(n_cands), unc(n_cands), sigma(n_cands);
     for (std::size_t i = 0; i < n_cands; ++i) {
       const auto k = static_cast<Eigen::Index>(i);
-      const double sigma =
+      const double s =
           converged ? std::hypot(pred.epistemic(k), pred.aleatoric(k)) : pred.epistemic(k);
-      z[i] = pred.mean(k) - opt_.kappa * sigma;
+      z[i] = pred.mean(k) - opt_.kappa * s;
       unc[i] = pred.epistemic(k);
+      sigma[i] = s;
     }
     std::vector<char> used(n_cands, 0);
     auto best_by = [&](const std::vector<double>& score, bool minimise) {
@@ -140,10 +151,46 @@ class BoshnasPolicy : public Policy {
       }
       return arg;
     };
+    // The incumbent's encoding, for local picks.
+    Eigen::RowVectorXd incumbent;
+    if (opt_.p_local > 0 && x.rows() > 0) {
+      Eigen::Index arg = 0;
+      y.minCoeff(&arg);
+      incumbent = x.row(arg);
+    }
+    std::normal_distribution<double> gauss(0, 1);
+    std::uniform_real_distribution<double> u(0, 1);
+    auto exploit_pick = [&]() -> std::size_t {
+      std::vector<std::size_t> pool_of;  // candidates considered; empty = all
+      if (opt_.p_local > 0 && incumbent.size() == cx.cols() && u(rng_) < opt_.p_local) {
+        std::vector<std::pair<double, std::size_t>> d;
+        for (std::size_t i = 0; i < n_cands; ++i)
+          if (!used[i]) d.emplace_back((cx.row(static_cast<Eigen::Index>(i)) - incumbent).squaredNorm(), i);
+        const std::size_t k = std::min(opt_.local_k, d.size());
+        std::partial_sort(d.begin(), d.begin() + static_cast<std::ptrdiff_t>(k), d.end());
+        for (std::size_t j = 0; j < k; ++j) pool_of.push_back(d[j].second);
+      }
+      std::size_t arg = n_cands;
+      double best = std::numeric_limits<double>::infinity();
+      auto consider = [&](std::size_t i) {
+        if (used[i]) return;
+        const double v = opt_.acquisition == "ts"
+                             ? pred.mean(static_cast<Eigen::Index>(i)) + sigma[i] * gauss(rng_)
+                             : z[i];
+        if (v < best) {
+          best = v;
+          arg = i;
+        }
+      };
+      if (pool_of.empty())
+        for (std::size_t i = 0; i < n_cands; ++i) consider(i);
+      else
+        for (std::size_t i : pool_of) consider(i);
+      return arg;
+    };
     std::vector<std::size_t> gobi_order;  // exploit picks of optimizer=gobi, best first
     if (opt_.optimizer == "gobi") gobi_order = gobi_picks(model, cx, z, converged);
     std::size_t next_gobi = 0;
-    std::uniform_real_distribution<double> u(0, 1);
     while (out.size() < n) {
       const double r = u(rng_);
       if (r < opt_.p_random) {
@@ -155,7 +202,7 @@ class BoshnasPolicy : public Policy {
         i = best_by(unc, false);
       } else {
         while (next_gobi < gobi_order.size() && used[gobi_order[next_gobi]]) ++next_gobi;
-        i = next_gobi < gobi_order.size() ? gobi_order[next_gobi] : best_by(z, true);
+        i = next_gobi < gobi_order.size() ? gobi_order[next_gobi] : exploit_pick();
       }
       if (i == n_cands) {
         if (!take_random()) break;
@@ -230,6 +277,21 @@ class BoshnasPolicy : public Policy {
       picks.push_back(arg);
     }
     return picks;
+  }
+
+  // A pool member drawn as the design space draws architectures: a depth uniformly among the
+  // depths with unproposed members, then a member of that depth. Uniform over members would
+  // put most random picks at whichever depth the pool happens to hold most of.
+  std::optional<Architecture> sample_by_depth() {
+    std::map<std::size_t, std::vector<std::size_t>> by_depth;
+    for (std::size_t i : ctx_.domain->unseen_pool_members())
+      by_depth[ctx_.domain->pool()[i].layers.size()].push_back(i);
+    if (by_depth.empty()) return std::nullopt;
+    auto it = by_depth.begin();
+    std::advance(it, std::uniform_int_distribution<std::size_t>(0, by_depth.size() - 1)(rng_));
+    const auto& members = it->second;
+    return ctx_.domain->pool()[members[std::uniform_int_distribution<std::size_t>(
+        0, members.size() - 1)(rng_)]];
   }
 
   std::map<std::string, std::string> surrogate_options(std::uint64_t seed) const {
@@ -308,19 +370,31 @@ void register_boshnas_policy(PolicyRegistry& r) {
          "BOSHNAS: Bayesian neural surrogate over the embedding, optimistic acquisition, "
          "exploit/uncertain/random mix",
          {{"surrogate", "boshnas"},
-          {"encoding", "embedding"},
+          {"encoding", "embedding+stats"},
           {"init", "8"},
           {"kappa", "2"},
           {"optimizer", "scan"},
           {"p_uncertain", "0.1"},
           {"p_random", "0.1"},
-          {"ensemble", "1"}},
+          {"ensemble", "1"},
+          {"acquisition", "ucb"},
+          {"p_local", "0"},
+          {"local_k", "16"},
+          {"random", "depth"}},
          true,
          [](const PolicyContext& c, const std::map<std::string, std::string>& o) {
            BoshnasPolicyOptions opt;
            opt.surrogate = o.at("surrogate");
            opt.encoding = o.at("encoding");
            opt.optimizer = o.at("optimizer");
+           opt.acquisition = o.at("acquisition");
+           if (o.at("random") != "uniform" && o.at("random") != "depth")
+             throw InputError("policy boshnas: random=" + o.at("random") +
+                              " is not uniform or depth");
+           opt.by_depth = o.at("random") == "depth";
+           if (opt.acquisition != "ucb" && opt.acquisition != "ts")
+             throw InputError("policy boshnas: acquisition=" + opt.acquisition +
+                              " is not ucb or ts");
            if (opt.optimizer != "scan" && opt.optimizer != "gobi")
              throw InputError("policy boshnas: optimizer=" + opt.optimizer +
                               " is not scan or gobi");
@@ -330,6 +404,8 @@ void register_boshnas_policy(PolicyRegistry& r) {
              opt.p_uncertain = std::stod(o.at("p_uncertain"));
              opt.p_random = std::stod(o.at("p_random"));
              opt.ensemble = std::stoi(o.at("ensemble"));
+             opt.p_local = std::stod(o.at("p_local"));
+             opt.local_k = static_cast<std::size_t>(std::stoul(o.at("local_k")));
            } catch (const std::exception&) {
              throw InputError(
                  "policy boshnas: init, kappa, p_uncertain, p_random and ensemble must be numbers");

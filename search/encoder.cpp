@@ -1,17 +1,30 @@
 #include "search/encoder.hpp"
 
+#include <cmath>
+
 #include "space/error.hpp"
+#include "space/model_stats.hpp"
 
 namespace flexnas {
 
 CandidateEncoder::CandidateEncoder(const SearchDomain& domain, std::string encoding,
                                    std::uint64_t seed, const std::string& who)
     : domain_(domain), encoding_(std::move(encoding)) {
-  if (encoding_ != "embedding" && encoding_ != "naive")
-    throw InputError(who + ": encoding=" + encoding_ + " is not embedding or naive");
-  if (encoding_ == "naive") {
+  const std::string suffix = "+stats";
+  if (encoding_.size() > suffix.size() &&
+      encoding_.compare(encoding_.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    stats_ = true;
+    base_ = encoding_.substr(0, encoding_.size() - suffix.size());
+  } else {
+    base_ = encoding_;
+  }
+  if (base_ != "embedding" && base_ != "naive")
+    throw InputError(who + ": encoding=" + encoding_ +
+                     " is not embedding, naive, embedding+stats or naive+stats");
+  const Eigen::Index extra = stats_ ? kStatsColumns : 0;
+  if (base_ == "naive") {
     Rng probe(0);
-    dim_ = naive_encoding(domain_.space().sample(probe), domain_.space()).size();
+    dim_ = naive_encoding(domain_.space().sample(probe), domain_.space()).size() + extra;
     return;
   }
   if (!domain_.is_pool()) {
@@ -23,10 +36,20 @@ CandidateEncoder::CandidateEncoder(const SearchDomain& domain, std::string encod
     eo.seed = seed;
     space_embedding_ =
         std::make_shared<const Embedding>(Embedding::fit(sample, domain_.space(), eo));
-    dim_ = space_embedding_->dim();
+    dim_ = space_embedding_->dim() + extra;
   } else {
-    dim_ = domain_.embedding()->dim();
+    dim_ = domain_.embedding()->dim() + extra;
   }
+}
+
+// log parameters, log FLOPs and depth: what a model's size says about its accuracy and cost,
+// which a distance-preserving embedding spreads over many coordinates.
+Eigen::VectorXd CandidateEncoder::stats_columns(const Architecture& a) {
+  const ModelStats s = model_stats(a);
+  Eigen::VectorXd v(kStatsColumns);
+  v << std::log(static_cast<double>(s.params)), std::log(std::max(1.0, s.flops)),
+      static_cast<double>(a.layers.size());
+  return v;
 }
 
 Eigen::VectorXd CandidateEncoder::encode(const Architecture& a) {
@@ -34,6 +57,7 @@ Eigen::VectorXd CandidateEncoder::encode(const Architecture& a) {
 }
 
 Eigen::MatrixXd CandidateEncoder::encode(const std::vector<Architecture>& archs) {
+  const Eigen::Index base_dim = dim_ - (stats_ ? kStatsColumns : 0);
   Eigen::MatrixXd x(static_cast<Eigen::Index>(archs.size()), dim_);
   std::vector<std::string> keys(archs.size());
   std::vector<Architecture> todo;
@@ -45,10 +69,12 @@ Eigen::MatrixXd CandidateEncoder::encode(const std::vector<Architecture>& archs)
       x.row(static_cast<Eigen::Index>(i)) = it->second;
       continue;
     }
-    if (encoding_ == "naive") {
-      x.row(static_cast<Eigen::Index>(i)) = naive_encoding(archs[i], domain_.space());
+    if (stats_)
+      x.row(static_cast<Eigen::Index>(i)).tail(kStatsColumns) = stats_columns(archs[i]);
+    if (base_ == "naive") {
+      x.row(static_cast<Eigen::Index>(i)).head(base_dim) = naive_encoding(archs[i], domain_.space());
     } else if (domain_.is_pool() && domain_.pool_index(keys[i]) >= 0) {
-      x.row(static_cast<Eigen::Index>(i)) =
+      x.row(static_cast<Eigen::Index>(i)).head(base_dim) =
           domain_.embedding()->points().row(domain_.pool_index(keys[i]));
     } else {
       todo.push_back(archs[i]);
@@ -62,8 +88,8 @@ Eigen::MatrixXd CandidateEncoder::encode(const std::vector<Architecture>& archs)
     const Eigen::MatrixXd rows = e.embed(todo);
     for (std::size_t k = 0; k < todo.size(); ++k) {
       const auto i = todo_rows[k];
-      x.row(static_cast<Eigen::Index>(i)) = rows.row(static_cast<Eigen::Index>(k));
-      cache_.emplace(keys[i], rows.row(static_cast<Eigen::Index>(k)).transpose());
+      x.row(static_cast<Eigen::Index>(i)).head(base_dim) = rows.row(static_cast<Eigen::Index>(k));
+      cache_.emplace(keys[i], x.row(static_cast<Eigen::Index>(i)).transpose());
     }
   }
   return x;

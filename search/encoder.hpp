@@ -2,7 +2,8 @@
 // CandidateEncoder: the vectors surrogate-based policies learn on. "embedding" is the
 // Transformer2vec embedding (the pool's rows in pool mode; in a design space, an embedding
 // fitted on a seeded uniform sample with out-of-sample embedding of new candidates);
-// "naive" is the one-hot/ordinal layer encoding. Encodings are cached by graph hash, so a
+// "naive" is the one-hot/ordinal layer encoding; either with "+stats" appends log parameters,
+// log FLOPs and depth. Encodings are cached by graph hash, so a
 // candidate met again (a parent, a re-proposed mutation) is embedded once.
 #include <memory>
 #include <string>
@@ -35,8 +36,12 @@ class CandidateEncoder {
   const std::string& encoding() const { return encoding_; }
 
  private:
+  static constexpr Eigen::Index kStatsColumns = 3;
+  static Eigen::VectorXd stats_columns(const Architecture& a);
   const SearchDomain& domain_;
   std::string encoding_;
+  std::string base_;    // embedding or naive
+  bool stats_ = false;  // +stats
   std::shared_ptr<const Embedding> space_embedding_;
   Eigen::Index dim_ = 0;
   std::unordered_map<std::string, Eigen::VectorXd> cache_;
