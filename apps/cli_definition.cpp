@@ -1,6 +1,7 @@
 #include "apps/cli_definition.hpp"
 
 #include "apps/cli_common.hpp"
+#include "search/policy.hpp"
 #include "space/error.hpp"
 
 namespace flexnas::cli {
@@ -84,7 +85,7 @@ void DefinitionArgs::check_agrees(const nlohmann::json& stored, const std::strin
   if (given("--policy")) {
     const auto n = stored.contains("objectives") ? stored.at("objectives").size() : 1;
     differs("--policy " + def.policy,
-            def.policy == "auto" ? (n > 1 ? "nsga2" : "evolution") : def.policy, "policy");
+            resolve_policy(def.policy, n), "policy");
   }
   if (given("--budget")) differs("--budget " + std::to_string(def.budget), def.budget, "budget");
   if (given("--batch")) differs("--batch " + std::to_string(def.batch), def.batch, "batch");

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <set>
 
+#include "search/policy.hpp"
 #include "search/runner.hpp"
 #include "space/error.hpp"
 
@@ -29,7 +30,7 @@ nlohmann::json StudyDefinition::config() const {
   std::vector<std::string> cons;
   for (const auto& k : constraints) cons.push_back(Constraint::parse(k).str());
   c["constraints"] = cons;
-  c["policy"] = policy == "auto" ? (objs.size() > 1 ? "nsga2" : "evolution") : policy;
+  c["policy"] = resolve_policy(policy, objs.size());
   c["budget"] = budget;
   c["batch"] = batch;
   c["seed"] = seed;

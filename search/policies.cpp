@@ -249,6 +249,11 @@ void register_boshnas_policy(PolicyRegistry& r);       // search/boshnas_policy.
 void register_sa_nsga2_policy(PolicyRegistry& r);      // search/sa_nsga2_policy.cpp
 void register_hierarchical_policy(PolicyRegistry& r);  // search/hierarchical_policy.cpp
 
+std::string resolve_policy(const std::string& spec, std::size_t objectives) {
+  if (spec != "auto") return spec;
+  return objectives > 1 ? "nsga2" : "evolution";
+}
+
 void register_builtin_policies(PolicyRegistry& r) {
   r.add({"random",
          "uniform random search over the space or pool",

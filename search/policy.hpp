@@ -61,6 +61,10 @@ class PolicyRegistry {
 // random, evolution (regularised), nsga2, boshnas.
 void register_builtin_policies(PolicyRegistry& r);
 
+// The policy spec `auto` stands for: evolution for one objective, nsga2 for several. Any
+// other spec is returned as it is.
+std::string resolve_policy(const std::string& spec, std::size_t objectives);
+
 // Single number to minimise for single-objective policies: the first objective, pushed
 // behind every feasible trial by its constraint violation.
 double scalar_loss(const Trial& t, const PolicyContext& ctx);
