@@ -17,6 +17,7 @@
 #include "evaluators/train/task.hpp"
 #include "evaluators/train/trainer.hpp"
 #include "space/error.hpp"
+#include "space/numbers.hpp"
 
 namespace flexnas {
 namespace fs = std::filesystem;
@@ -85,8 +86,8 @@ std::vector<Record> earlier(const fs::path& dir, const std::string& ext, std::in
     const auto us = stem.find('_');
     if (us == std::string::npos) continue;
     try {
-      r.batch = std::stoll(stem.substr(0, us));
-      r.trial = std::stoll(stem.substr(us + 1));
+      r.batch = parse_integer<std::int64_t>(stem.substr(0, us), "batch", 0);  // "3x_1" is foreign
+      r.trial = parse_integer<std::int64_t>(stem.substr(us + 1), "trial", 0);
     } catch (const std::exception&) {
       continue;
     }

@@ -2,11 +2,13 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <numbers>
 #include <string_view>
 
 #include "space/error.hpp"
+#include "space/numbers.hpp"
 
 namespace flexnas {
 
@@ -76,7 +78,8 @@ Architecture architecture_from_hf(const nlohmann::json& j) {
     d["f"] = get("ff_dim_list");
     nlohmann::json o = nlohmann::json::array();
     for (std::size_t i = 0; i < hid.size(); ++i) {
-      const int h = hid[i].get<int>();
+      const int h = json_integer<int>(hid[i], "config: hidden_dim_list[" + std::to_string(i) + "]", 1,
+                                      std::numeric_limits<int>::max());
       const auto n = ops[i].size();
       if (n == 0 || par[i].size() != n)
         throw InputError("config: layer " + std::to_string(i + 1) +
