@@ -183,7 +183,13 @@ class TrainEvaluator : public Evaluator {
           donor = ckpt;
         }
       }
-      if (best > 0) transferred = model.transfer_from(donor.string());
+      if (best > 0) {
+        try {
+          transferred = model.transfer_from(donor.string());
+        } catch (const InputError&) {  // a corrupt or truncated donor: train from scratch
+          transferred = 0;
+        }
+      }
       if (transferred > 0)
         opt.steps = std::max(1, static_cast<int>(std::lround(opt.steps * transfer_steps_)));
     }
