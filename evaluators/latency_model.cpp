@@ -868,7 +868,7 @@ nlohmann::json LatencyModel::to_json() const {
 
 LatencyModel LatencyModel::from_json(const nlohmann::json& j, const std::string& where) {
   auto bad = [&](const std::string& why) { return InputError(where + ": " + why); };
-  if (!j.is_object() || j.value("format", std::string()) != "flexnas-latency-model")
+  if (!j.is_object() || !j.contains("format") || j.at("format") != "flexnas-latency-model")
     throw bad("not a flexnas latency model (no \"format\": \"flexnas-latency-model\")");
   if (!j.contains("version") || !j["version"].is_number_integer())
     throw bad("latency model without an integer \"version\"");

@@ -53,7 +53,9 @@ nlohmann::ordered_json hf_config(const Architecture& a, const ExportOptions& opt
 }
 
 bool is_hf_config(const nlohmann::json& j) {
-  return j.is_object() && j.value("model_type", std::string()) == "flexibert";
+  // Not j.value(): a model_type that is not a string must be "not an hf config", not a
+  // json type_error (exit 1).
+  return j.is_object() && j.contains("model_type") && j.at("model_type") == "flexibert";
 }
 
 Architecture architecture_from_hf(const nlohmann::json& j) {

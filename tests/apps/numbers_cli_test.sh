@@ -67,8 +67,10 @@ printf '{"model": %s, "accuracy": 1e400}\n' "$M" > t.jsonl
 expect_input_error "t.jsonl:1: row: malformed JSON: number overflow" "$flexnas" evaluate --model "$M" --evaluator table:file=t.jsonl,metric=accuracy
 printf 'values:\n  - {name: ms, unit: ms}\nentries:\n  - {op: ff, in: 4294967424, out: 512, ms: 1}\n' > wrap-lut.yaml
 expect_input_error "wrap-lut.yaml:4: in: '4294967424' is out of range" "$flexnas" evaluate --model "$M" --evaluator lut:file=wrap-lut.yaml
-"$flexnas" latency fit --data "$src/data/examples/latency_synthetic.csv" --target latency_ms --kinds gbt -o gbt.json >/dev/null ||
-  bad "latency fit"
+# Valid files to edit: the fuzz seeds (a gbt model, an embedding, an hf config).
+cp "$src/fuzz/corpus/latency_model/gbt.json" "$src/fuzz/corpus/embedding_file/small.json" \
+  "$src/fuzz/corpus/hf_config/hetero.json" .
+"$flexnas" evaluate --model "$M" --evaluator latency-model:file=gbt.json >/dev/null && ok || bad "gbt.json is not valid"
 python3 - <<'PY' || bad "editing gbt.json"
 import json
 j = json.load(open("gbt.json"))
@@ -82,20 +84,20 @@ expect_input_error "params.trees.left[0]:" "$flexnas" evaluate --model "$M" --ev
 expect_input_error "version 4294967297 is not supported" "$flexnas" evaluate --model "$M" --evaluator latency-model:file=wrap-version.json
 
 # --- embedding files (embed --load) and HF configs read back -------------------------------
-"$flexnas" embed --space flexibert-test -n 12 --seed 1 --landmarks 4 --epochs 2 -o emb.json >/dev/null || bad "embed"
-python3 - <<'PY' || bad "editing emb.json"
+"$flexnas" embed --load small.json --model "$M" >/dev/null && ok || bad "small.json is not valid"
+python3 - <<'PY' || bad "editing small.json"
 import json
-j = json.load(open("emb.json"))
+j = json.load(open("small.json"))
 j["options"]["dim"] = 2**32 + j["options"]["dim"]
 open("emb-dim.json", "w").write(json.dumps(j))
-j = json.load(open("emb.json"))
+j = json.load(open("small.json"))
 j["landmarks"][0] = 0.5
 open("emb-lm.json", "w").write(json.dumps(j))
 PY
 expect_input_error "options.dim:" "$flexnas" embed --load emb-dim.json --model "$M"
 expect_input_error "landmarks[0]: '0.5' is not an integer" "$flexnas" embed --load emb-lm.json --model "$M"
-"$flexnas" export-model --model "$M" --format hf -o hf.json || bad "export hf"
-python3 -c 'import json; j=json.load(open("hf.json")); j["hidden_dim_list"][0] = 2**32 + 128; open("hf-wrap.json","w").write(json.dumps(j))'
+"$flexnas" export-model --model @hetero.json --format hf -o /dev/null && ok || bad "hetero.json is not valid"
+python3 -c 'import json; j=json.load(open("hetero.json")); j["hidden_dim_list"][0] = 2**32 + 128; open("hf-wrap.json","w").write(json.dumps(j))'
 expect_input_error "hidden_dim_list[0]: '4294967424' is out of range" "$flexnas" export-model --model @hf-wrap.json --format hf
 
 # --- study configs read by resume -------------------------------------------------------------
