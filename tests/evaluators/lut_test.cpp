@@ -135,6 +135,9 @@ TEST_CASE("lut_malformed_tables_name_file_line_and_key", "[lut]") {
   CHECK(err(head + "  - {op: ff, in: 128, out: 512, ms: 1e400}\n") ==
         ":4: ff: ms: '1e400' is not a finite number");
   CHECK(err(head + "  - {op: c/5, hidden: 128, heads: 3, ms: 1}\n") == "no error");
+  // A map as a key (found by fuzz_lut_yaml): a yaml-cpp conversion error, bad input.
+  CHECK(err("values:\n  - {{a: 1}: ms}\nentries: []\n") == ":2: bad conversion");
+  CHECK(err(head + "  - {op: ff, in: 1, out: 2, ms: 1, {x: 1}: 2}\n") == ":4: bad conversion");
   CHECK(err(head + "  - {op: c/5, hidden: 4, heads: 5, ms: 1}\n") ==
         ":4: c/5: heads=5 exceed hidden=4 (each head needs at least one dimension)");
   CHECK(err(head + "  - {op: ff, in: 1, out: 2, ms: 1}\n  - {op: ff, in: 1, out: 2, ms: 2}\n") ==
