@@ -9,7 +9,9 @@
 namespace flexnas::cli {
 namespace {
 
-bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+bool starts_with(const std::string& s, const char* prefix) {
+  return s.rfind(prefix, 0) == 0;
+}
 
 // Empty when `text` is fine for an option of CLI11 type `type`, else the reason. An integer
 // is rewritten in canonical decimal, so CLI11's base-0 conversion reads "010" as 10, not 8.

@@ -11,7 +11,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
   try {
-    const auto m = flexnas::latency::LatencyModel::from_json(flexnas::parse_json(text, "fuzz"), "fuzz");
+    const auto m =
+        flexnas::latency::LatencyModel::from_json(flexnas::parse_json(text, "fuzz"), "fuzz");
     const auto j = m.to_json();
     if (flexnas::latency::LatencyModel::from_json(j, "again").to_json() != j) __builtin_trap();
     const auto d = static_cast<Eigen::Index>(m.features.size());

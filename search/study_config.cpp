@@ -14,7 +14,8 @@ namespace flexnas {
 namespace {
 
 const nlohmann::json& key(const nlohmann::json& c, const char* name) {
-  if (!c.contains(name)) throw InputError(std::string("its search definition lacks '") + name + "'");
+  if (!c.contains(name))
+    throw InputError(std::string("its search definition lacks '") + name + "'");
   return c.at(name);
 }
 
@@ -65,7 +66,8 @@ void check_study_config(const nlohmann::json& c) {
       (void)json_integer<std::size_t>(iso.at("memory_mb"), "isolate.memory_mb");
   }
   std::optional<DesignSpace> space;
-  if (!c.at("space").is_null()) space = DesignSpace::from_yaml(text(c.at("space"), "space"), "study space");
+  if (!c.at("space").is_null())
+    space = DesignSpace::from_yaml(text(c.at("space"), "space"), "study space");
   if (!c.at("pool").is_null()) {
     i = 0;
     for (const auto& m : list(c.at("pool"), "pool")) {

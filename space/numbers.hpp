@@ -35,11 +35,10 @@ T parse_integer(std::string_view text, const std::string& field,
   T x{};
   const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), x);
   if (text.empty() || ec != std::errc() || p != text.data() + text.size() || x < lo || x > hi)
-    numbers_detail::bad_integer(text, field, static_cast<long double>(lo),
-                                static_cast<long double>(hi),
-                                lo == std::numeric_limits<T>::lowest(),
-                                hi == std::numeric_limits<T>::max(),
-                                numbers_detail::integer_literal(text));
+    numbers_detail::bad_integer(
+        text, field, static_cast<long double>(lo), static_cast<long double>(hi),
+        lo == std::numeric_limits<T>::lowest(), hi == std::numeric_limits<T>::max(),
+        numbers_detail::integer_literal(text));
   return x;
 }
 
@@ -66,7 +65,8 @@ T json_integer(const nlohmann::json& v, const std::string& field,
                                   hi == std::numeric_limits<T>::max(), true);
     return static_cast<T>(x);
   } else {
-    return static_cast<T>(json_integer(v, field, static_cast<long long>(lo), static_cast<long long>(hi)));
+    return static_cast<T>(
+        json_integer(v, field, static_cast<long long>(lo), static_cast<long long>(hi)));
   }
 }
 // A finite JSON number in [lo, hi].

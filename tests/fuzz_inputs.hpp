@@ -28,7 +28,7 @@ inline std::vector<std::string> fuzz_inputs(const std::string& target) {
     if (s.empty()) continue;
     std::uniform_int_distribution<std::size_t> pos(0, s.size() - 1);
     for (int k = 0; k < 12; ++k) out.push_back(s.substr(0, pos(rng)));  // truncated
-    for (int k = 0; k < 12; ++k) {                                        // bytes changed
+    for (int k = 0; k < 12; ++k) {                                      // bytes changed
       std::string m = s;
       for (int j = 0; j < 3; ++j) m[pos(rng)] = static_cast<char>(rng() & 0xff);
       out.push_back(m);

@@ -17,7 +17,9 @@ constexpr std::uint32_t kMaxTensors = 1u << 20;
 class Reader {
  public:
   Reader(std::string_view bytes, const std::string& where) : b_(bytes), where_(where) {}
-  InputError bad(const std::string& why) const { return InputError("checkpoint " + where_ + ": " + why); }
+  InputError bad(const std::string& why) const {
+    return InputError("checkpoint " + where_ + ": " + why);
+  }
   std::size_t left() const { return b_.size() - at_; }
   void take(void* out, std::size_t n) {
     if (n > left()) throw bad("truncated");
@@ -68,7 +70,8 @@ Checkpoint parse_checkpoint(std::string_view bytes, const std::string& where) {
     // (no overflow) or allocation (no 64 GiB vector for a 100-byte file).
     if (t.rows < 0 || t.cols < 0) throw r.bad("tensor " + t.name + " has a negative shape");
     const auto floats = r.left() / sizeof(float);
-    if (t.rows != 0 && static_cast<std::uint64_t>(t.cols) > floats / static_cast<std::uint64_t>(t.rows))
+    if (t.rows != 0 &&
+        static_cast<std::uint64_t>(t.cols) > floats / static_cast<std::uint64_t>(t.rows))
       throw r.bad("truncated");
     t.data.resize(static_cast<std::size_t>(t.rows * t.cols));
     r.take(t.data.data(), t.data.size() * sizeof(float));

@@ -84,10 +84,13 @@ TEST_CASE("Study_config_numbers_are_strict", "[fuzz]") {
   CHECK_THROWS_WITH(check_study_config(config("budget", -1)), Catch::StartsWith("budget: '-1'"));
   CHECK_THROWS_WITH(check_study_config(config("budget", 2.5)), Catch::StartsWith("budget: '2.5'"));
   CHECK_THROWS_WITH(check_study_config(config("batch", 0)), Catch::StartsWith("batch: '0'"));
-  CHECK_THROWS_WITH(check_study_config(config("seed", nlohmann::json::parse("18446744073709551616"))),
-                    Catch::StartsWith("seed: "));
-  CHECK_THROWS_WITH(check_study_config(config("policy", 3)), Catch::StartsWith("policy: expected a string"));
+  CHECK_THROWS_WITH(
+      check_study_config(config("seed", nlohmann::json::parse("18446744073709551616"))),
+      Catch::StartsWith("seed: "));
+  CHECK_THROWS_WITH(check_study_config(config("policy", 3)),
+                    Catch::StartsWith("policy: expected a string"));
   CHECK_THROWS_WITH(check_study_config(config("constraints", {"params<=1x"})),
                     Catch::Contains("'1x' is not a finite number"));
-  CHECK_THROWS_WITH(check_study_config(config("pool", {{{"l", 1}}})), Catch::StartsWith("pool[0]: "));
+  CHECK_THROWS_WITH(check_study_config(config("pool", {{{"l", 1}}})),
+                    Catch::StartsWith("pool[0]: "));
 }
