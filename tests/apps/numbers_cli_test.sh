@@ -100,6 +100,12 @@ expect_input_error "landmarks[0]: '0.5' is not an integer" "$flexnas" embed --lo
 python3 -c 'import json; j=json.load(open("hetero.json")); j["hidden_dim_list"][0] = 2**32 + 128; open("hf-wrap.json","w").write(json.dumps(j))'
 expect_input_error "hidden_dim_list[0]: '4294967424' is out of range" "$flexnas" export-model --model @hf-wrap.json --format hf
 
+# A key of the wrong type is bad input too, not a json type_error (exit 1).
+echo '{"model_type": 1, "hidden_dim_list": [128]}' > hf-type.json
+expect_input_error "model: unknown field 'hidden_dim_list'" "$flexnas" export-model --model @hf-type.json --format hf
+echo '{"format": 1}' > lm-type.json
+expect_input_error "lm-type.json: not a flexnas latency model" "$flexnas" evaluate --model "$M" --evaluator latency-model:file=lm-type.json
+
 # --- study configs read by resume -------------------------------------------------------------
 "$flexnas" search "${S[@]}" --policy random --budget 2 --quiet --out st >/dev/null || bad "study"
 set_config() {  # set_config KEY JSON-VALUE: edit the stored search definition
