@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test test-slow test-asan fuzz fuzz-build soak demo bench bench-search format format-check clean
+.PHONY: all deps configure build test test-slow test-asan fuzz fuzz-build fuzz-smoke soak demo bench bench-search format format-check clean
 
 all: build
 
@@ -38,7 +38,8 @@ test-asan: deps
 # the seed corpus fuzz/corpus/<target>; new inputs go to build-fuzz/corpus, crashes to
 # build-fuzz/crashes (see docs/reliability.md).
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS = space_yaml model_json table_lines external_answer
+FUZZ_TARGETS = space_yaml model_json table_lines external_answer spec_strings study_config \
+  hf_config lut_yaml latency_model embedding_file checkpoint
 fuzz-build: deps
 	@CC=clang-14 CXX=clang++-14 cmake -S fuzz -B build-fuzz -G Ninja >/dev/null
 	@cmake --build build-fuzz -j $(JOBS)
@@ -52,6 +53,27 @@ fuzz: fuzz-build
 	    -artifact_prefix=build-fuzz/crashes/$$t- build-fuzz/corpus/$$t fuzz/corpus/$$t \
 	    2>build-fuzz/fuzz_$$t.log || { tail -40 build-fuzz/fuzz_$$t.log; exit 1; }; \
 	  grep -E 'stat::number_of_executed_units|stat::new_units_added' build-fuzz/fuzz_$$t.log; \
+	done
+
+# CI's fuzz smoke (.ci/run): each target FUZZ_SMOKE_SECONDS from its committed corpus, new
+# inputs to a temporary directory (the corpus is not changed). A finding fails with the
+# fuzzer's report and the input in base64; it is also kept in build-fuzz/crashes/.
+FUZZ_SMOKE_SECONDS ?= 30
+fuzz-smoke: fuzz-build
+	@mkdir -p build-fuzz/crashes
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $$tmp/$$t; \
+	  if ! build-fuzz/bin/fuzz_$$t -max_total_time=$(FUZZ_SMOKE_SECONDS) -timeout=20 \
+	      -print_final_stats=1 -artifact_prefix=build-fuzz/crashes/$$t- $$tmp/$$t fuzz/corpus/$$t \
+	      >$$tmp/$$t.log 2>&1; then \
+	    tail -40 $$tmp/$$t.log; \
+	    for f in $$(ls -t build-fuzz/crashes/$$t-* 2>/dev/null | head -1); do \
+	      echo "fuzz_$$t finding $$f, base64:"; base64 "$$f"; done; \
+	    echo "fuzz-smoke: fuzz_$$t failed"; exit 1; \
+	  fi; \
+	  echo "fuzz_$$t: $$(grep -o 'stat::number_of_executed_units: [0-9]*' $$tmp/$$t.log | \
+	    grep -o '[0-9]*$$') executions in $(FUZZ_SMOKE_SECONDS) s"; \
 	done
 
 # Crash-safety soak: 100 SIGKILLs over a 1,000-trial study with --isolate workers (docs/reliability.md).

@@ -10,6 +10,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "apps/cli_numbers.hpp"
 #include "apps/commands.hpp"
 #include "space/error.hpp"
 
@@ -115,6 +116,7 @@ int main(int argc, char** argv) {
   flexnas::cli::add_catalog_commands(app);
   try {
     check_command_words(app, argc, argv);
+    flexnas::cli::strict_numeric_options(app);
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);

@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "space/error.hpp"
+#include "space/numbers.hpp"
 
 namespace flexnas {
 
@@ -83,14 +84,7 @@ std::unique_ptr<Evaluator> EvaluatorRegistry::create(const std::string& text) co
 
 int int_option(const std::map<std::string, std::string>& o, const std::string& evaluator,
                const std::string& key, int lo, int hi) {
-  const std::string& v = o.at(key);
-  int x = 0;
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
-  if (ec != std::errc() || p != v.data() + v.size() || x < lo || x > hi)
-    throw InputError("evaluator " + evaluator + ": option " + key + "=" + v +
-                     " is not an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) +
-                     "]");
-  return x;
+  return parse_integer<int>(o.at(key), "evaluator " + evaluator + ": option " + key, lo, hi);
 }
 
 }  // namespace flexnas

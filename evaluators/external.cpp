@@ -10,22 +10,17 @@
 #include "evaluators/custom.hpp"
 #include "evaluators/subprocess.hpp"
 #include "space/error.hpp"
+#include "space/numbers.hpp"
 
 namespace flexnas {
 namespace {
 
 double seconds_option(const std::map<std::string, std::string>& o, const std::string& key) {
   const auto& v = o.at(key);
-  double x = 0;
-  std::size_t used = 0;
-  try {
-    x = std::stod(v, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != v.size() || !(x > 0) || x > 86400)
-    throw InputError("evaluator external: option " + key + "=" + v +
-                     " is not a number of seconds in (0, 86400]");
+  const double x = parse_real(v, "evaluator external: option " + key, 0, 86400);
+  if (!(x > 0))
+    throw InputError("evaluator external: option " + key + ": '" + v +
+                     "' is not a number of seconds in (0, 86400]");
   return x;
 }
 

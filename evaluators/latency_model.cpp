@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -15,6 +16,7 @@
 #include <tbb/parallel_for.h>
 
 #include "space/error.hpp"
+#include "space/numbers.hpp"
 #include "space/file_io.hpp"
 
 namespace flexnas::latency {
@@ -51,9 +53,9 @@ bool parse_number(const std::string& s, double* out) {
   if (b == std::string::npos) return false;
   const auto e = s.find_last_not_of(" \t");
   const std::string t = s.substr(b, e - b + 1);
-  char* end = nullptr;
-  const double v = std::strtod(t.c_str(), &end);
-  if (end != t.c_str() + t.size() || !std::isfinite(v)) return false;
+  double v = 0;  // from_chars: decimal only (strtod would take 0x1p3)
+  const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+  if (ec != std::errc() || end != t.data() + t.size() || !std::isfinite(v)) return false;
   *out = v;
   return true;
 }
@@ -287,18 +289,25 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
   else if (loss != "squared")
     throw InputError("unknown loss '" + loss + "' (valid: squared, absolute)");
   c.quadratic = j.value("quadratic", c.quadratic);
-  c.lambda = j.value("lambda", c.lambda);
-  c.hidden = j.value("hidden", c.hidden);
-  c.depth = j.value("depth", c.depth);
-  c.epochs = j.value("epochs", c.epochs);
-  c.batch = j.value("batch", c.batch);
-  c.lr = j.value("lr", c.lr);
-  c.weight_decay = j.value("weight_decay", c.weight_decay);
-  c.trees = j.value("trees", c.trees);
-  c.tree_depth = j.value("tree_depth", c.tree_depth);
-  c.shrinkage = j.value("shrinkage", c.shrinkage);
-  c.min_leaf = j.value("min_leaf", c.min_leaf);
-  c.subsample = j.value("subsample", c.subsample);
+  // Strict numbers (space/numbers.hpp): a wrapped or truncated count is an error.
+  auto integer = [&](const char* key, int& field) {
+    if (j.contains(key)) field = json_integer<int>(j[key], std::string("config.") + key, 0);
+  };
+  auto real = [&](const char* key, double& field) {
+    if (j.contains(key)) field = json_real(j[key], std::string("config.") + key);
+  };
+  real("lambda", c.lambda);
+  integer("hidden", c.hidden);
+  integer("depth", c.depth);
+  integer("epochs", c.epochs);
+  integer("batch", c.batch);
+  real("lr", c.lr);
+  real("weight_decay", c.weight_decay);
+  integer("trees", c.trees);
+  integer("tree_depth", c.tree_depth);
+  real("shrinkage", c.shrinkage);
+  integer("min_leaf", c.min_leaf);
+  real("subsample", c.subsample);
   return c;
 }
 
@@ -784,8 +793,25 @@ nlohmann::json mat(const MatrixXd& m) {  // rows
   return j;
 }
 
+std::vector<double> reals(const nlohmann::json& j, const char* what) {
+  if (!j.is_array()) throw InputError(std::string(what) + " is not a list of numbers");
+  std::vector<double> v;
+  for (std::size_t i = 0; i < j.size(); ++i)
+    v.push_back(json_real(j[i], std::string(what) + "[" + std::to_string(i) + "]"));
+  return v;
+}
+
+// Node indices and feature numbers: a wrapped 2^32 + 1 must not pass as node 1.
+std::vector<int> ints(const nlohmann::json& j, const char* what) {
+  if (!j.is_array()) throw InputError(std::string(what) + " is not a list of integers");
+  std::vector<int> v;
+  for (std::size_t i = 0; i < j.size(); ++i)
+    v.push_back(json_integer<int>(j[i], std::string(what) + "[" + std::to_string(i) + "]"));
+  return v;
+}
+
 VectorXd get_vec(const nlohmann::json& j, const char* what, Index n = -1) {
-  const auto v = j.get<std::vector<double>>();
+  const auto v = reals(j, what);
   if (n >= 0 && static_cast<Index>(v.size()) != n)
     throw InputError(std::string(what) + " has " + std::to_string(v.size()) +
                      " entries, expected " + std::to_string(n));
@@ -842,11 +868,11 @@ nlohmann::json LatencyModel::to_json() const {
 
 LatencyModel LatencyModel::from_json(const nlohmann::json& j, const std::string& where) {
   auto bad = [&](const std::string& why) { return InputError(where + ": " + why); };
-  if (!j.is_object() || j.value("format", std::string()) != "flexnas-latency-model")
+  if (!j.is_object() || !j.contains("format") || j.at("format") != "flexnas-latency-model")
     throw bad("not a flexnas latency model (no \"format\": \"flexnas-latency-model\")");
   if (!j.contains("version") || !j["version"].is_number_integer())
     throw bad("latency model without an integer \"version\"");
-  if (j["version"].get<int>() != kVersion)
+  if (j["version"].get<std::int64_t>() != kVersion)
     throw bad("latency model version " + j["version"].dump() +
               " is not supported (this flexnas reads version " + std::to_string(kVersion) + ")");
   LatencyModel m;
@@ -860,14 +886,14 @@ LatencyModel LatencyModel::from_json(const nlohmann::json& j, const std::string&
     if (m.targets.empty()) throw InputError("no targets");
     m.in_.mean = get_vec(j.at("input_scaler").at("mean"), "input_scaler.mean", d).transpose();
     m.in_.scale = get_vec(j.at("input_scaler").at("scale"), "input_scaler.scale", d).transpose();
-    m.t_mean_ = j.at("target_scaler").at("mean").get<double>();
-    m.t_scale_ = j.at("target_scaler").at("scale").get<double>();
+    m.t_mean_ = json_real(j.at("target_scaler").at("mean"), "target_scaler.mean");
+    m.t_scale_ = json_real(j.at("target_scaler").at("scale"), "target_scaler.scale");
     const auto& p = j.at("params");
     switch (m.config_.kind) {
       case ModelKind::kRidge: {
         const Index k = m.config_.quadratic ? d + d * (d + 1) / 2 : d;
         m.ridge_.w = get_vec(p.at("weights"), "params.weights", k);
-        m.ridge_.b = p.at("intercept").get<double>();
+        m.ridge_.b = json_real(p.at("intercept"), "params.intercept");
         break;
       }
       case ModelKind::kMlp: {
@@ -886,14 +912,14 @@ LatencyModel LatencyModel::from_json(const nlohmann::json& j, const std::string&
         break;
       }
       case ModelKind::kGbt: {
-        m.gbt_.base = p.at("base").get<double>();
+        m.gbt_.base = json_real(p.at("base"), "params.base");
         for (const auto& tj : p.at("trees")) {
           detail::Tree t;
-          t.feature = tj.at("feature").get<std::vector<int>>();
-          t.threshold = tj.at("threshold").get<std::vector<double>>();
-          t.left = tj.at("left").get<std::vector<int>>();
-          t.right = tj.at("right").get<std::vector<int>>();
-          t.value = tj.at("value").get<std::vector<double>>();
+          t.feature = ints(tj.at("feature"), "params.trees.feature");
+          t.threshold = reals(tj.at("threshold"), "params.trees.threshold");
+          t.left = ints(tj.at("left"), "params.trees.left");
+          t.right = ints(tj.at("right"), "params.trees.right");
+          t.value = reals(tj.at("value"), "params.trees.value");
           const std::size_t nn = t.feature.size();
           if (nn == 0 || t.threshold.size() != nn || t.left.size() != nn || t.right.size() != nn ||
               t.value.size() != nn)

@@ -95,14 +95,19 @@ TableEntry LatencyTable::lookup(const std::string& key, const std::function<Timi
       std::stringstream ss;
       ss << in.rdbuf();
       const auto j = nlohmann::json::parse(ss.str(), nullptr, false);
-      if (j.is_object() && j.value("key", "") == key && j.value("context", "") == context() &&
-          j.contains("median_ms") && j["median_ms"].is_number()) {
+      // A cache file of another shape is a miss, never a json type_error or a wrapped count.
+      auto number = [&](const char* k) { return j.contains(k) && j[k].is_number(); };
+      if (j.is_object() && j.contains("key") && j["key"] == key && j.contains("context") &&
+          j["context"] == context() && number("median_ms") && number("p10_ms") &&
+          number("p90_ms") && j.contains("repeats") && j["repeats"].is_number_unsigned() &&
+          j["repeats"].get<std::uint64_t>() <= 1000000 && j.contains("inner") &&
+          j["inner"].is_number_unsigned() && j["inner"].get<std::uint64_t>() <= 1000000) {
         Timing t;
         t.median_ms = j["median_ms"].get<double>();
-        t.p10_ms = j.value("p10_ms", t.median_ms);
-        t.p90_ms = j.value("p90_ms", t.median_ms);
-        t.repeats = j.value("repeats", 0);
-        t.inner = j.value("inner", 1);
+        t.p10_ms = j["p10_ms"].get<double>();
+        t.p90_ms = j["p90_ms"].get<double>();
+        t.repeats = static_cast<int>(j["repeats"].get<std::uint64_t>());
+        t.inner = static_cast<int>(j["inner"].get<std::uint64_t>());
         memo_[key] = t;
         return {t, true};
       }

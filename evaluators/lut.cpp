@@ -12,6 +12,7 @@
 
 #include "evaluators/custom.hpp"
 #include "space/error.hpp"
+#include "space/numbers.hpp"
 
 namespace flexnas {
 namespace {
@@ -152,12 +153,8 @@ class LutEvaluator : public Evaluator {
   }
 
   int shape_int(const YAML::Node& n, const std::string& key) const {
-    try {
-      const int v = n.as<int>();
-      if (v >= 1) return v;
-    } catch (const YAML::Exception&) {
-    }
-    throw InputError(at(n) + ": " + key + " must be a positive integer");
+    if (!n.IsScalar()) throw InputError(at(n) + ": " + key + " must be a positive integer");
+    return parse_integer<int>(n.Scalar(), at(n) + ": " + key, 1);  // strict: 0x80, 1e3 refused
   }
 
   void load() {
@@ -172,6 +169,16 @@ class LutEvaluator : public Evaluator {
       throw InputError(file_ + ":" + std::to_string(e.mark.line + 1) +
                        ": malformed YAML: " + e.msg);
     }
+    // What the checks below miss (a map used as a key, `{a: 1}: 2`, found by fuzz_lut_yaml)
+    // is a yaml-cpp conversion error: bad input at its line, never an escaping exception.
+    try {
+      parse(root);
+    } catch (const YAML::Exception& e) {
+      throw InputError(file_ + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+    }
+  }
+
+  void parse(const YAML::Node& root) {
     if (!root.IsMap()) throw InputError(file_ + ": not a YAML map with 'values' and 'entries'");
     for (const auto& kv : root) {
       const auto k = kv.first.as<std::string>();
@@ -249,13 +256,9 @@ class LutEvaluator : public Evaluator {
         for (std::size_t i = 0; i < values_.size(); ++i) {
           if (values_[i].name != k) continue;
           is_value = true;
-          try {
-            vals[i] = x.as<double>();
-          } catch (const YAML::Exception&) {
-            vals[i] = NAN;
-          }
-          if (!x.IsScalar() || !std::isfinite(vals[i]))
+          if (!x.IsScalar())
             throw InputError(at(x) + ": " + op + ": " + k + " must be a finite number");
+          vals[i] = parse_real(x.Scalar(), at(x) + ": " + op + ": " + k);
         }
         if (is_value) continue;
         if (!allowed.count(k)) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "space/error.hpp"
+#include "space/numbers.hpp"
 #include "space/graph.hpp"
 
 namespace flexnas {
@@ -71,15 +72,14 @@ class TableEvaluator : public Evaluator {
                              std::to_string(header.size()));
           for (std::size_t k = 0; k < f.size(); ++k) {
             if (header[k] == "model") a = architecture_from_string(f[k]);
-            if (header[k] == metric_) value = std::stod(f[k]);
+            if (header[k] == metric_) value = parse_real(f[k], metric_);  // strict: no 0.9abc
           }
         } else {
-          const auto j = nlohmann::json::parse(line);
+          const auto j = parse_json(line, "row");
           if (!j.contains("model")) throw InputError("no 'model' field");
-          if (!j.contains(metric_) || !j[metric_].is_number())
-            throw InputError("no number '" + metric_ + "'");
+          if (!j.contains(metric_)) throw InputError("no number '" + metric_ + "'");
           a = architecture_from_json(j["model"]);
-          value = j[metric_].get<double>();
+          value = json_real(j[metric_], metric_);
         }
       } catch (const InputError& e) {
         throw InputError("evaluator table: " + where + ": " + e.what());

@@ -17,6 +17,7 @@
 #include "evaluators/train/task.hpp"
 #include "evaluators/train/trainer.hpp"
 #include "space/error.hpp"
+#include "space/numbers.hpp"
 
 namespace flexnas {
 namespace fs = std::filesystem;
@@ -85,8 +86,8 @@ std::vector<Record> earlier(const fs::path& dir, const std::string& ext, std::in
     const auto us = stem.find('_');
     if (us == std::string::npos) continue;
     try {
-      r.batch = std::stoll(stem.substr(0, us));
-      r.trial = std::stoll(stem.substr(us + 1));
+      r.batch = parse_integer<std::int64_t>(stem.substr(0, us), "batch", 0);  // "3x_1" is foreign
+      r.trial = parse_integer<std::int64_t>(stem.substr(us + 1), "trial", 0);
     } catch (const std::exception&) {
       continue;
     }
@@ -182,7 +183,13 @@ class TrainEvaluator : public Evaluator {
           donor = ckpt;
         }
       }
-      if (best > 0) transferred = model.transfer_from(donor.string());
+      if (best > 0) {
+        try {
+          transferred = model.transfer_from(donor.string());
+        } catch (const InputError&) {  // a corrupt or truncated donor: train from scratch
+          transferred = 0;
+        }
+      }
       if (transferred > 0)
         opt.steps = std::max(1, static_cast<int>(std::lround(opt.steps * transfer_steps_)));
     }

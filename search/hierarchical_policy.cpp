@@ -10,6 +10,7 @@
 
 #include "search/policy.hpp"
 #include "space/error.hpp"
+#include "space/numbers.hpp"
 
 namespace flexnas {
 namespace {
@@ -171,17 +172,10 @@ void register_hierarchical_policy(PolicyRegistry& r) {
          [](const PolicyContext& c, const std::map<std::string, std::string>& o) {
            HierarchicalOptions opt;
            opt.inner = o.at("inner");
-           try {
-             for (auto [key, field] :
-                  {std::pair{"stage", &opt.stage}, {"top", &opt.top}, {"pool", &opt.pool}}) {
-               std::size_t pos = 0;
-               const long v = std::stol(o.at(key), &pos);
-               if (pos != o.at(key).size() || v < 1) throw std::invalid_argument(key);
-               *field = static_cast<std::size_t>(v);
-             }
-           } catch (const std::exception&) {
-             throw InputError("policy hierarchical: stage, top and pool must be positive integers");
-           }
+           for (auto [key, field] :
+                {std::pair{"stage", &opt.stage}, {"top", &opt.top}, {"pool", &opt.pool}})
+             *field = parse_integer<std::size_t>(
+                 o.at(key), std::string("policy hierarchical: option ") + key, 1);
            return std::make_unique<HierarchicalPolicy>(c, opt);
          }});
 }

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "space/error.hpp"
+#include "space/numbers.hpp"
 
 namespace flexnas {
 
@@ -40,10 +41,7 @@ Constraint Constraint::parse(const std::string& text) {
     throw InputError("constraint '" + text + "' is not NAME<=X or NAME>=X");
   c.name = text.substr(0, pos);
   const auto num = text.substr(pos + 2);
-  char* end = nullptr;
-  c.bound = std::strtod(num.c_str(), &end);
-  if (num.empty() || end != num.c_str() + num.size() || !std::isfinite(c.bound))
-    throw InputError("constraint '" + text + "': '" + num + "' is not a number");
+  c.bound = parse_real(num, "constraint '" + text + "'");
   return c;
 }
 

@@ -7,6 +7,7 @@
 #include "evaluators/evaluator.hpp"
 #include "search/policy.hpp"
 #include "space/error.hpp"
+#include "space/numbers.hpp"
 
 namespace flexnas {
 
@@ -232,15 +233,7 @@ class Nsga2Policy : public Policy {
 
 std::size_t size_option(const std::map<std::string, std::string>& o, const std::string& policy,
                         const std::string& key) {
-  try {
-    std::size_t pos = 0;
-    const long v = std::stol(o.at(key), &pos);
-    if (pos != o.at(key).size() || v < 1) throw std::invalid_argument("");
-    return static_cast<std::size_t>(v);
-  } catch (const std::exception&) {
-    throw InputError("policy " + policy + ": option " + key + "=" + o.at(key) +
-                     " is not a positive integer");
-  }
+  return parse_integer<std::size_t>(o.at(key), "policy " + policy + ": option " + key, 1);
 }
 
 }  // namespace
@@ -273,13 +266,7 @@ void register_builtin_policies(PolicyRegistry& r) {
          {{"population", "50"}, {"crossover", "0.9"}},
          true,
          [](const PolicyContext& c, const auto& o) {
-           double p = 0.9;
-           try {
-             p = std::stod(o.at("crossover"));
-           } catch (const std::exception&) {
-             throw InputError("policy nsga2: crossover=" + o.at("crossover") + " is not a number");
-           }
-           if (p < 0 || p > 1) throw InputError("policy nsga2: crossover must be in [0, 1]");
+           const double p = parse_real(o.at("crossover"), "policy nsga2: option crossover", 0, 1);
            return std::make_unique<Nsga2Policy>(c, size_option(o, "nsga2", "population"), p);
          }});
   register_boshnas_policy(r);

@@ -14,7 +14,9 @@
 #include <limits>
 #include <thread>
 
+#include "search/study_config.hpp"
 #include "space/error.hpp"
+#include "space/numbers.hpp"
 #include "space/file_io.hpp"
 
 namespace flexnas {
@@ -150,11 +152,8 @@ std::unique_ptr<Study> Study::open(const std::string& dir, bool lock, double wai
     if (lock) s->exec("PRAGMA synchronous=FULL;");
     Stmt st(db, "SELECT value FROM meta WHERE key='config'");
     if (st.step() != SQLITE_ROW) throw InputError("it has no search definition");
-    s->config_ = nlohmann::json::parse(st.col_text(0));
-    for (const char* key : {"objectives", "constraints", "evaluators", "policy", "budget", "batch",
-                            "seed", "space", "pool"})
-      if (!s->config_.is_object() || !s->config_.contains(key))
-        throw InputError(std::string("its search definition lacks '") + key + "'");
+    s->config_ = parse_json(st.col_text(0), "its search definition");
+    check_study_config(s->config_);  // strict numbers, types and names before any use
     Stmt cols(db,
               "SELECT id, batch, model, hash, state, vals, reason, eval_seconds, policy_seconds, "
               "finished_seq FROM trials LIMIT 0");
@@ -272,7 +271,8 @@ std::map<std::int64_t, std::vector<std::int64_t>> Study::retries() const {
   Stmt st(db_, "SELECT value FROM meta WHERE key='retries'");
   if (st.step() != SQLITE_ROW) return out;
   const auto j = nlohmann::json::parse(st.col_text(0));
-  for (const auto& [b, ids] : j.items()) out[std::stoll(b)] = ids.get<std::vector<std::int64_t>>();
+  for (const auto& [b, ids] : j.items())
+    out[parse_integer<std::int64_t>(b, "retries")] = ids.get<std::vector<std::int64_t>>();
   return out;
 }
 

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "space/error.hpp"
+#include "space/numbers.hpp"
 
 namespace flexnas {
 namespace {
@@ -33,24 +34,9 @@ std::string idx(const char* field, std::size_t j) {
 }
 
 int as_int(const nlohmann::json& v, const std::string& where) {
-  // Strict: a value past the range of int is an error, never a wrapped or truncated number.
-  constexpr double kMax = std::numeric_limits<int>::max();
-  if (v.is_number_unsigned()) {
-    if (v.get<std::uint64_t>() <= static_cast<std::uint64_t>(kMax)) return static_cast<int>(v.get<std::uint64_t>());
-  } else if (v.is_number_integer()) {
-    const auto x = v.get<std::int64_t>();
-    constexpr std::int64_t kIntMax = std::numeric_limits<int>::max();
-    if (x >= -kIntMax && x <= kIntMax) return static_cast<int>(x);
-  } else if (v.is_number_float()) {
-    const double x = v.get<double>();
-    if (std::isfinite(x) && x == std::floor(x) && std::abs(x) <= kMax) return static_cast<int>(x);
-    if (std::isfinite(x) && x != std::floor(x))
-      throw InputError(where + ": expected an integer, got " + v.dump());
-  } else {
-    throw InputError(where + ": expected an integer, got " + v.dump());
-  }
-  throw InputError(where + ": " + v.dump() + " is out of range (at most " +
-                   std::to_string(std::numeric_limits<int>::max()) + ")");
+  // Strict (space/numbers.hpp): a value past the range of int is an error, never wrapped.
+  constexpr int kMax = std::numeric_limits<int>::max();
+  return json_integer<int>(v, where, -kMax, kMax);
 }
 
 std::string as_param(const nlohmann::json& v, const std::string& where) {
@@ -290,16 +276,7 @@ Architecture architecture_from_json(const nlohmann::json& j) {
 }
 
 Architecture architecture_from_string(const std::string& text) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {  // parse_error, out_of_range.406 (1e400)
-    std::string msg = e.what();
-    auto pos = msg.find("] ");  // drop nlohmann's "[json.exception.parse_error.101]" prefix
-    if (pos != std::string::npos) msg = msg.substr(pos + 2);
-    throw InputError("model: malformed JSON: " + msg);
-  }
-  return architecture_from_json(j);
+  return architecture_from_json(parse_json(text, "model"));  // 1e400 too is malformed JSON
 }
 
 nlohmann::ordered_json to_json(const Architecture& a, DictForm form) {

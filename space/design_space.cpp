@@ -12,6 +12,7 @@
 
 #include "space/builtin_spaces.hpp"
 #include "space/error.hpp"
+#include "space/numbers.hpp"
 
 namespace flexnas {
 
@@ -108,11 +109,8 @@ std::vector<int> int_list(const YAML::Node& n, const std::string& where) {
     throw InputError(where + ": expected a non-empty list of integers");
   std::vector<int> v;
   for (const auto& e : n) {
-    try {
-      v.push_back(e.as<int>());
-    } catch (const YAML::Exception&) {
-      throw InputError(where + ": '" + e.as<std::string>("?") + "' is not an integer");
-    }
+    if (!e.IsScalar()) throw InputError(where + ": expected a list of integers");
+    v.push_back(parse_integer<int>(e.Scalar(), where));  // strict: no 0x10, 8abc, 1e9999
   }
   return v;
 }
@@ -136,11 +134,8 @@ std::vector<E> enum_list(const YAML::Node& n, const std::string& where, Parse pa
 }
 
 int as_int(const YAML::Node& n, const std::string& where) {
-  try {
-    return n.as<int>();
-  } catch (const YAML::Exception&) {
-    throw InputError(where + ": expected an integer");
-  }
+  if (!n.IsScalar()) throw InputError(where + ": expected an integer");
+  return parse_integer<int>(n.Scalar(), where);
 }
 
 bool as_bool(const YAML::Node& n, const std::string& where) {

@@ -15,6 +15,7 @@
 #include <tbb/parallel_for.h>
 
 #include "space/error.hpp"
+#include "space/numbers.hpp"
 
 namespace flexnas {
 
@@ -521,19 +522,19 @@ Embedding Embedding::load(const std::string& path) {
     const auto j = nlohmann::json::parse(ss.str());
     if (!j.is_object() || j.value("format", std::string()) != kFormatName)
       throw InputError("not a flexnas embedding (\"format\" is not \"" + std::string(kFormatName) + "\")");
-    if (j.at("version").get<int>() != kFormatVersion)
+    if (!j.at("version").is_number_integer() || j.at("version").get<std::int64_t>() != kFormatVersion)
       throw InputError("version " + j.at("version").dump() + " is not " + std::to_string(kFormatVersion));
     e.space_ = DesignSpace::from_yaml(j.at("space").get<std::string>(), path);
     const auto& o = j.at("options");
-    e.opt_.dim = o.at("dim").get<int>();
-    e.opt_.landmarks = o.at("landmarks").get<int>();
-    e.opt_.pairs_per_point = o.at("pairs_per_point").get<int>();
-    e.opt_.epochs = o.at("epochs").get<int>();
-    e.opt_.seed = o.at("seed").get<std::uint64_t>();
+    e.opt_.dim = json_integer<int>(o.at("dim"), "options.dim");
+    e.opt_.landmarks = json_integer<int>(o.at("landmarks"), "options.landmarks");
+    e.opt_.pairs_per_point = json_integer<int>(o.at("pairs_per_point"), "options.pairs_per_point");
+    e.opt_.epochs = json_integer<int>(o.at("epochs"), "options.epochs");
+    e.opt_.seed = json_uint64(o.at("seed"), "options.seed");
     const auto& g = o.at("ged");
     e.opt_.ged.method = parse_method(g.at("method").get<std::string>());
-    e.opt_.ged.exact_max_nodes = g.at("exact_max_nodes").get<int>();
-    e.opt_.ged.max_expansions = g.at("max_expansions").get<std::uint64_t>();
+    e.opt_.ged.exact_max_nodes = json_integer<int>(g.at("exact_max_nodes"), "options.ged.exact_max_nodes");
+    e.opt_.ged.max_expansions = json_uint64(g.at("max_expansions"), "options.ged.max_expansions");
     check_options(e.opt_);
 
     const auto& archs = j.at("architectures");
@@ -554,9 +555,14 @@ Embedding Embedding::load(const std::string& path) {
       const auto& row = points[static_cast<std::size_t>(i)];
       if (!row.is_array() || row.size() != static_cast<std::size_t>(e.opt_.dim))
         throw InputError("point " + std::to_string(i) + " does not have dim " + std::to_string(e.opt_.dim) + " numbers");
-      for (Eigen::Index k = 0; k < e.opt_.dim; ++k) e.points_(i, k) = row[static_cast<std::size_t>(k)].get<double>();
+      for (Eigen::Index k = 0; k < e.opt_.dim; ++k)
+        e.points_(i, k) = json_real(row[static_cast<std::size_t>(k)],
+                                    "points[" + std::to_string(i) + "][" + std::to_string(k) + "]");
     }
-    e.landmark_index_ = j.at("landmarks").get<std::vector<std::size_t>>();
+    const auto& lm = j.at("landmarks");
+    if (!lm.is_array()) throw InputError("\"landmarks\" is not a list");
+    for (std::size_t i = 0; i < lm.size(); ++i)
+      e.landmark_index_.push_back(json_integer<std::size_t>(lm[i], "landmarks[" + std::to_string(i) + "]"));
     if (e.landmark_index_.empty()) throw InputError("no landmarks");
     std::vector<char> seen(e.archs_.size(), 0);
     for (auto i : e.landmark_index_) {

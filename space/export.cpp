@@ -2,11 +2,13 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <numbers>
 #include <string_view>
 
 #include "space/error.hpp"
+#include "space/numbers.hpp"
 
 namespace flexnas {
 
@@ -51,7 +53,9 @@ nlohmann::ordered_json hf_config(const Architecture& a, const ExportOptions& opt
 }
 
 bool is_hf_config(const nlohmann::json& j) {
-  return j.is_object() && j.value("model_type", std::string()) == "flexibert";
+  // Not j.value(): a model_type that is not a string must be "not an hf config", not a
+  // json type_error (exit 1).
+  return j.is_object() && j.contains("model_type") && j.at("model_type") == "flexibert";
 }
 
 Architecture architecture_from_hf(const nlohmann::json& j) {
@@ -76,7 +80,8 @@ Architecture architecture_from_hf(const nlohmann::json& j) {
     d["f"] = get("ff_dim_list");
     nlohmann::json o = nlohmann::json::array();
     for (std::size_t i = 0; i < hid.size(); ++i) {
-      const int h = hid[i].get<int>();
+      const int h = json_integer<int>(hid[i], "config: hidden_dim_list[" + std::to_string(i) + "]", 1,
+                                      std::numeric_limits<int>::max());
       const auto n = ops[i].size();
       if (n == 0 || par[i].size() != n)
         throw InputError("config: layer " + std::to_string(i + 1) +

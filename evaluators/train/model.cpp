@@ -14,6 +14,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "evaluators/train/checkpoint.hpp"
 #include "space/error.hpp"
 
 namespace flexnas::train {
@@ -248,56 +249,6 @@ struct ExportSrc {
   Param* p = nullptr;
   i64 col = 0, cols = -1;  // column slice of a fused weight; -1: the whole tensor
 };
-
-constexpr char kMagic[8] = {'F', 'L', 'X', 'C', 'K', 'P', 'T', '\n'};
-constexpr std::uint32_t kVersion = 1;
-
-struct CkptTensor {
-  std::string name;
-  i64 rows = 0, cols = 0;
-  Buf data;
-};
-struct Ckpt {
-  std::string arch;
-  std::vector<CkptTensor> tensors;
-};
-
-Ckpt read_checkpoint(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw InputError("checkpoint " + path + ": cannot open");
-  auto bad = [&](const std::string& why) { return InputError("checkpoint " + path + ": " + why); };
-  char magic[8];
-  if (!f.read(magic, 8) || std::memcmp(magic, kMagic, 8) != 0) throw bad("not a flexnas checkpoint");
-  std::uint32_t version = 0;
-  f.read(reinterpret_cast<char*>(&version), 4);
-  if (!f || version != kVersion) throw bad("unsupported version");
-  auto read_str = [&]() {
-    std::uint32_t n = 0;
-    f.read(reinterpret_cast<char*>(&n), 4);
-    if (!f || n > (1u << 24)) throw bad("truncated");
-    std::string s(n, '\0');
-    f.read(s.data(), n);
-    if (!f) throw bad("truncated");
-    return s;
-  };
-  Ckpt c;
-  c.arch = read_str();
-  std::uint32_t count = 0;
-  f.read(reinterpret_cast<char*>(&count), 4);
-  if (!f || count > (1u << 20)) throw bad("truncated");
-  for (std::uint32_t i = 0; i < count; ++i) {
-    CkptTensor t;
-    t.name = read_str();
-    f.read(reinterpret_cast<char*>(&t.rows), 8);
-    f.read(reinterpret_cast<char*>(&t.cols), 8);
-    if (!f || t.rows < 0 || t.cols < 0 || t.rows * t.cols > (i64{1} << 34)) throw bad("truncated");
-    t.data.resize(uz(t.rows * t.cols));
-    f.read(reinterpret_cast<char*>(t.data.data()), static_cast<std::streamsize>(t.data.size() * 4));
-    if (!f) throw bad("truncated");
-    c.tensors.push_back(std::move(t));
-  }
-  return c;
-}
 
 }  // namespace
 
@@ -1229,30 +1180,18 @@ bool Model::export_weight(const std::string& name, const std::vector<std::int64_
 }
 
 void Model::save(const std::string& path) const {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  if (!f) throw InputError("checkpoint " + path + ": cannot write");
-  auto put32 = [&](std::uint32_t v) { f.write(reinterpret_cast<const char*>(&v), 4); };
-  auto put_str = [&](const std::string& s) {
-    put32(static_cast<std::uint32_t>(s.size()));
-    f.write(s.data(), static_cast<std::streamsize>(s.size()));
-  };
-  f.write(kMagic, 8);
-  put32(kVersion);
-  put_str(to_string(impl_->arch));
-  put32(static_cast<std::uint32_t>(impl_->plist.size()));
+  Checkpoint c;
+  c.arch = to_string(impl_->arch);
   for (const Param* p : impl_->plist) {
-    put_str(p->name);
-    const i64 r = p->value.rows(), c = p->value.cols();
-    f.write(reinterpret_cast<const char*>(&r), 8);
-    f.write(reinterpret_cast<const char*>(&c), 8);
-    f.write(reinterpret_cast<const char*>(p->value.data()),
-            static_cast<std::streamsize>(p->value.size() * 4));
+    CheckpointTensor t{p->name, p->value.rows(), p->value.cols(), {}};
+    t.data.assign(p->value.data(), p->value.data() + p->value.size());
+    c.tensors.push_back(std::move(t));
   }
-  if (!f) throw InputError("checkpoint " + path + ": write failed");
+  write_checkpoint(path, checkpoint_bytes(c));
 }
 
 void Model::load(const std::string& path) {
-  Ckpt c = read_checkpoint(path);
+  const Checkpoint c = read_checkpoint(path);
   if (c.arch != to_string(impl_->arch))
     throw InputError("checkpoint " + path + " is of another architecture: " + c.arch);
   const auto& pl = impl_->plist;
@@ -1260,17 +1199,18 @@ void Model::load(const std::string& path) {
     throw InputError("checkpoint " + path + ": " + std::to_string(c.tensors.size()) +
                      " tensors, the model has " + std::to_string(pl.size()));
   for (std::size_t i = 0; i < pl.size(); ++i) {
-    const CkptTensor& t = c.tensors[i];
+    const CheckpointTensor& t = c.tensors[i];
     if (t.name != pl[i]->name || t.rows != pl[i]->value.rows() || t.cols != pl[i]->value.cols())
       throw InputError("checkpoint " + path + ": tensor " + t.name + " does not match " +
                        pl[i]->name + " of the model");
   }
   for (std::size_t i = 0; i < pl.size(); ++i)
-    std::memcpy(pl[i]->value.data(), c.tensors[i].data.data(), c.tensors[i].data.size() * 4);
+    if (!c.tensors[i].data.empty())
+      std::memcpy(pl[i]->value.data(), c.tensors[i].data.data(), c.tensors[i].data.size() * 4);
 }
 
 int Model::transfer_from(const std::string& donor_checkpoint) {
-  Ckpt c = read_checkpoint(donor_checkpoint);
+  const Checkpoint c = read_checkpoint(donor_checkpoint);
   const Architecture donor = architecture_from_string(c.arch);
   const auto& ours = impl_->arch.layers;
   int same = 0;
@@ -1278,7 +1218,7 @@ int Model::transfer_from(const std::string& donor_checkpoint) {
          static_cast<std::size_t>(same) < donor.layers.size() &&
          donor.layers[uz(same)] == ours[uz(same)])
     ++same;
-  std::map<std::string, const CkptTensor*> by_name;
+  std::map<std::string, const CheckpointTensor*> by_name;
   for (const auto& t : c.tensors) by_name[t.name] = &t;
   for (Param* p : impl_->plist) {
     bool take = p->name.rfind("embeddings.", 0) == 0;
@@ -1287,7 +1227,7 @@ int Model::transfer_from(const std::string& donor_checkpoint) {
     if (!take) continue;
     auto it = by_name.find(p->name);
     if (it == by_name.end() || it->second->rows != p->value.rows() ||
-        it->second->cols != p->value.cols())
+        it->second->cols != p->value.cols() || it->second->data.empty())
       continue;
     std::memcpy(p->value.data(), it->second->data.data(), it->second->data.size() * 4);
   }

@@ -65,7 +65,7 @@ expect_input_error "badproto.yaml: field 'primitives.open.bytes' is missing" "$f
   --protocol badproto.yaml
 printf 'ring_bits: [64\n' > broken.yaml
 expect_input_error "broken.yaml:2: malformed YAML/JSON" "$flexnas" mpc --model "$BERT" --protocol broken.yaml
-expect_input_error "evaluator mpc: option seq=0" "$flexnas" evaluate --model "$BERT" --evaluator mpc:seq=0
+expect_input_error "evaluator mpc: option seq: '0' is out of range (an integer in [1, 1048576])" "$flexnas" evaluate --model "$BERT" --evaluator mpc:seq=0
 
 echo "mpc cli: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]

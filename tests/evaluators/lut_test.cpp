@@ -125,10 +125,19 @@ TEST_CASE("lut_malformed_tables_name_file_line_and_key", "[lut]") {
   CHECK(err(head + "  - {op: ff, in: 128, ms: 1}\n") == ":4: ff: out is required");
   CHECK(err(head + "  - {op: ff, in: 128, out: 512}\n") == ":4: ff: value ms is missing");
   CHECK(err(head + "  - {op: ff, in: 128, out: 512, ms: fast}\n") ==
-        ":4: ff: ms must be a finite number");
+        ":4: ff: ms: 'fast' is not a finite number");
   CHECK(err(head + "  - {op: ff, in: -1, out: 512, ms: 1}\n") ==
-        ":4: in must be a positive integer");
+        ":4: in: '-1' is out of range (an integer >= 1)");
+  CHECK(err(head + "  - {op: ff, in: 0x80, out: 512, ms: 1}\n") ==
+        ":4: in: '0x80' is not an integer >= 1");
+  CHECK(err(head + "  - {op: ff, in: 4294967424, out: 512, ms: 1}\n") ==
+        ":4: in: '4294967424' is out of range (an integer >= 1)");
+  CHECK(err(head + "  - {op: ff, in: 128, out: 512, ms: 1e400}\n") ==
+        ":4: ff: ms: '1e400' is not a finite number");
   CHECK(err(head + "  - {op: c/5, hidden: 128, heads: 3, ms: 1}\n") == "no error");
+  // A map as a key (found by fuzz_lut_yaml): a yaml-cpp conversion error, bad input.
+  CHECK(err("values:\n  - {{a: 1}: ms}\nentries: []\n") == ":2: bad conversion");
+  CHECK(err(head + "  - {op: ff, in: 1, out: 2, ms: 1, {x: 1}: 2}\n") == ":4: bad conversion");
   CHECK(err(head + "  - {op: c/5, hidden: 4, heads: 5, ms: 1}\n") ==
         ":4: c/5: heads=5 exceed hidden=4 (each head needs at least one dimension)");
   CHECK(err(head + "  - {op: ff, in: 1, out: 2, ms: 1}\n  - {op: ff, in: 1, out: 2, ms: 2}\n") ==
