@@ -391,8 +391,9 @@ int main(int argc, char** argv) {
       }
       std::printf("\n");
     };
-    for (const std::string p : {"random", "nsga2", "sa-nsga2", "boshnas"})
-      print("flexnas " + p, run_multi(a100, reg, p, seeds, checkpoints));
+    std::vector<std::string> mo{"random", "nsga2", "sa-nsga2", "boshnas"};
+    if (!only_policies.empty()) mo = split(only_policies, ';');
+    for (const auto& p : mo) print("flexnas " + p, run_multi(a100, reg, p, seeds, checkpoints));
     for (const std::string p : {"nsga2", "tpe-mv"}) {
       const fs::path f = fs::path(peer_dir) / ("a100-mo." + p + ".txt");
       if (!peer_dir.empty() && fs::exists(f)) print("optuna " + p, read_peer(f));

@@ -14,6 +14,7 @@
 #include "search/encoder.hpp"
 #include "search/policy.hpp"
 #include "space/error.hpp"
+#include "space/numbers.hpp"
 #include "surrogate/acquisition.hpp"
 #include "surrogate/gobi.hpp"
 #include "surrogate/surrogate.hpp"
@@ -398,23 +399,17 @@ void register_boshnas_policy(PolicyRegistry& r) {
            if (opt.optimizer != "scan" && opt.optimizer != "gobi")
              throw InputError("policy boshnas: optimizer=" + opt.optimizer +
                               " is not scan or gobi");
-           try {
-             opt.init = static_cast<std::size_t>(std::stoul(o.at("init")));
-             opt.kappa = std::stod(o.at("kappa"));
-             opt.p_uncertain = std::stod(o.at("p_uncertain"));
-             opt.p_random = std::stod(o.at("p_random"));
-             opt.ensemble = std::stoi(o.at("ensemble"));
-             opt.p_local = std::stod(o.at("p_local"));
-             opt.local_k = static_cast<std::size_t>(std::stoul(o.at("local_k")));
-           } catch (const std::exception&) {
-             throw InputError(
-                 "policy boshnas: init, kappa, p_uncertain, p_random and ensemble must be numbers");
-           }
+           const std::string at = "policy boshnas: option ";
+           opt.init = parse_integer<std::size_t>(o.at("init"), at + "init");
+           opt.kappa = parse_real(o.at("kappa"), at + "kappa", 0);
+           opt.p_uncertain = parse_real(o.at("p_uncertain"), at + "p_uncertain", 0, 1);
+           opt.p_random = parse_real(o.at("p_random"), at + "p_random", 0, 1);
+           opt.ensemble = parse_integer<int>(o.at("ensemble"), at + "ensemble", 1, 64);
+           opt.p_local = parse_real(o.at("p_local"), at + "p_local", 0, 1);
+           opt.local_k = parse_integer<std::size_t>(o.at("local_k"), at + "local_k", 1);
            if (opt.p_uncertain < 0 || opt.p_random < 0 || opt.p_uncertain + opt.p_random > 1)
              throw InputError(
                  "policy boshnas: p_uncertain and p_random must be >= 0 with a sum <= 1");
-           if (opt.ensemble < 1 || opt.ensemble > 64)
-             throw InputError("policy boshnas: ensemble must be 1 to 64");
            for (const auto& [k, v] : o)
              if (k.rfind("surrogate.", 0) == 0) opt.surrogate_options[k.substr(10)] = v;
            return std::make_unique<BoshnasPolicy>(c, opt);

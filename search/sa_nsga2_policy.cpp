@@ -11,6 +11,7 @@
 #include "search/encoder.hpp"
 #include "search/policy.hpp"
 #include "space/error.hpp"
+#include "space/numbers.hpp"
 #include "surrogate/surrogate.hpp"
 
 namespace flexnas {
@@ -270,23 +271,13 @@ void register_sa_nsga2_policy(PolicyRegistry& r) {
          true,
          [](const PolicyContext& c, const std::map<std::string, std::string>& o) {
            SaNsga2Options opt;
-           try {
-             std::size_t pos = 0;
-             auto count = [&](const std::string& key) {
-               const long v = std::stol(o.at(key), &pos);
-               if (pos != o.at(key).size() || v < 1) throw std::invalid_argument(key);
-               return static_cast<std::size_t>(v);
-             };
-             opt.population = count("population");
-             opt.generations = count("generations");
-             opt.init = count("init");
-             opt.kappa = std::stod(o.at("kappa"), &pos);
-             if (pos != o.at("kappa").size() || opt.kappa < 0) throw std::invalid_argument("kappa");
-           } catch (const std::exception&) {
-             throw InputError(
-                 "policy sa-nsga2: population, generations and init must be positive integers, "
-                 "kappa >= 0");
-           }
+           auto count = [&](const std::string& key) {
+             return parse_integer<std::size_t>(o.at(key), "policy sa-nsga2: option " + key, 1);
+           };
+           opt.population = count("population");
+           opt.generations = count("generations");
+           opt.init = count("init");
+           opt.kappa = parse_real(o.at("kappa"), "policy sa-nsga2: option kappa", 0);
            if (opt.population < 2)
              throw InputError("policy sa-nsga2: population must be at least 2");
            opt.surrogate = o.at("surrogate");
