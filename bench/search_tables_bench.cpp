@@ -152,6 +152,17 @@ Stats stats_of(std::vector<double> q, int budget) {
   return s;
 }
 
+// A finished trial of `a`, values to be filled in.
+Trial finished(std::int64_t id, const Architecture& a, const SearchDomain& domain) {
+  Trial t;
+  t.id = id;
+  t.batch = id;
+  t.arch = a;
+  t.hash = domain.key(a);
+  t.state = TrialState::kOk;
+  return t;
+}
+
 // Queries until the best is first found, one number per seed (seeds 1..n).
 std::vector<double> run_single(const Table& t, const PolicyRegistry& reg, const std::string& spec,
                                int seeds, int budget, double* seconds) {
@@ -170,12 +181,7 @@ std::vector<double> run_single(const Table& t, const PolicyRegistry& reg, const 
     for (std::int64_t id = 0; q < budget && !hit; ++id) {
       const auto asked = policy->ask(1);
       if (asked.empty()) break;
-      Trial tr;
-      tr.id = id;
-      tr.batch = id;
-      tr.arch = asked[0];
-      tr.hash = domain.key(asked[0]);
-      tr.state = TrialState::kOk;
+      Trial tr = finished(id, asked[0], domain);
       tr.values["score"] = value.at(tr.hash);
       ++q;
       hit = tr.values["score"] >= best;
@@ -213,12 +219,7 @@ std::vector<std::vector<double>> run_multi(const Table& t, const PolicyRegistry&
     for (std::int64_t id = 0; hv.size() < checkpoints.size(); ++id) {
       const auto asked = policy->ask(1);
       if (asked.empty()) break;
-      Trial tr;
-      tr.id = id;
-      tr.batch = id;
-      tr.arch = asked[0];
-      tr.hash = domain.key(asked[0]);
-      tr.state = TrialState::kOk;
+      Trial tr = finished(id, asked[0], domain);
       const std::size_t i = row.at(tr.hash);
       tr.values["glue"] = t.score[i];
       tr.values["latency_s"] = lat[i];

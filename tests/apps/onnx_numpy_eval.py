@@ -5,11 +5,15 @@ With IDS (2 x seq token ids, whitespace separated) and LOGITS (the 2 x labels lo
 implementation computed for them, e.g. flexnas::train::Model in tests/train), the logits of
 the ONNX graph must match those (relative 1e-3 of the largest logit)."""
 import math
+import os
 import sys
 
 import numpy as np
 import onnx
 from onnx import numpy_helper
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+import onnx_run  # noqa: E402
 
 m = onnx.load(sys.argv[1])
 g = m.graph
@@ -32,12 +36,6 @@ for name, v in env.items():
         dct *= np.where(k == 0, math.sqrt(1 / (4 * n)), math.sqrt(1 / (2 * n)))
         assert np.allclose(v, dct, atol=1e-5), name
 
-def attrs(node):
-    out = {}
-    for a in node.attribute:
-        out[a.name] = onnx.helper.get_attribute_value(a)
-    return out
-
 erf = np.vectorize(math.erf)
 seq = g.input[0].type.tensor_type.shape.dim[1].dim_value
 vocab = env["embeddings.word.weight"].shape[0]
@@ -45,54 +43,8 @@ rng = np.random.default_rng(0)
 env["input_ids"] = rng.integers(0, vocab, size=(2, seq), dtype=np.int64)
 if len(sys.argv) > 3:
     env["input_ids"] = np.loadtxt(sys.argv[2], dtype=np.int64).reshape(2, seq)
-for node in g.node:
-    a = attrs(node)
-    x = [env[i] for i in node.input]
-    op = node.op_type
-    if op == "Gather":
-        r = np.take(x[0], x[1], axis=a.get("axis", 0))
-    elif op in ("Add", "Sub", "Mul", "Div"):
-        r = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide}[op](x[0], x[1])
-    elif op == "MatMul":
-        r = np.matmul(x[0], x[1])
-    elif op == "Transpose":
-        r = np.transpose(x[0], a["perm"])
-    elif op == "Softmax":
-        e = np.exp(x[0] - x[0].max(axis=a["axis"], keepdims=True))
-        r = e / e.sum(axis=a["axis"], keepdims=True)
-    elif op == "Relu":
-        r = np.maximum(x[0], 0)
-    elif op == "Erf":
-        r = erf(x[0]).astype(np.float32)
-    elif op == "Tanh":
-        r = np.tanh(x[0])
-    elif op == "Sqrt":
-        r = np.sqrt(x[0])
-    elif op == "Identity":
-        r = x[0]
-    elif op == "Concat":
-        r = np.concatenate(x, axis=a["axis"])
-    elif op == "ReduceMean":
-        r = x[0].mean(axis=tuple(a["axes"]), keepdims=bool(a["keepdims"]))
-    elif op == "ReduceSum":
-        r = x[0].sum(axis=tuple(x[1]), keepdims=bool(a["keepdims"]))
-    elif op == "LayerNormalization":
-        mu = x[0].mean(axis=-1, keepdims=True)
-        var = ((x[0] - mu) ** 2).mean(axis=-1, keepdims=True)
-        r = (x[0] - mu) / np.sqrt(var + a["epsilon"]) * x[1] + x[2]
-    elif op == "Conv":  # depthwise 1-D: x [B, C, L], w [C, 1, k]
-        k = a["kernel_shape"][0]
-        p0, p1 = a["pads"]
-        assert a["group"] == x[0].shape[1] == x[1].shape[0]
-        xp = np.pad(x[0], ((0, 0), (0, 0), (p0, p1)))
-        L = x[0].shape[2]
-        r = np.zeros_like(x[0])
-        for j in range(k):
-            r += xp[:, :, j:j + L] * x[1][None, :, 0, j:j + 1]
-        r += x[2][None, :, None]
-    else:
-        raise SystemExit(f"unknown op {op}")
-    env[node.output[0]] = np.asarray(r, dtype=np.asarray(r).dtype)
+# The graph runs through the one numpy ONNX interpreter of the tests (tests/python/onnx_run.py).
+env[g.output[0].name] = onnx_run.run(sys.argv[1], env["input_ids"])
 out = env[g.output[0].name]
 labels = g.output[0].type.tensor_type.shape.dim[1].dim_value
 assert out.shape == (2, labels), out.shape
