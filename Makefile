@@ -39,7 +39,7 @@ test-asan: deps
 # build-fuzz/crashes (see docs/reliability.md).
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS = space_yaml model_json table_lines external_answer spec_strings study_config \
-  hf_config lut_yaml latency_model embedding_file checkpoint
+  hf_config lut_yaml latency_model embedding_file checkpoint tell_values
 fuzz-build: deps
 	@CC=clang-14 CXX=clang++-14 cmake -S fuzz -B build-fuzz -G Ninja >/dev/null
 	@cmake --build build-fuzz -j $(JOBS)
@@ -83,8 +83,9 @@ soak: build
 demo: build
 	@bash scripts/demo.sh $(BUILD)/bin/flexnas
 
+# Every benchmark, or BENCH="ged embedding ..." for some (docs/development.md).
 bench: build
-	@bash scripts/bench.sh $(BUILD)
+	@bash scripts/bench.sh $(BUILD) $(BENCH)
 
 # flexnas policies against Optuna 3.1 (installs python3-optuna when run as root) on five
 # tables, 20 seeds, budget 150 (docs/search.md); results in $(BUILD)/bench-search/.

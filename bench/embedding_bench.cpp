@@ -3,8 +3,10 @@
 //
 //   embedding_bench [--quick] [--landmarks L] [--pairs P] [--epochs E] [--dim D]
 //                   [--reference exact|bipartite] [--budget B] [--held-out M]
+//                   [--space NAME] [--sizes N,N,...]
 //
-// Flexibert-test with layers_per_stack 1 and mixed_ff true; N in {1000, 3000, 10000}
+// Default space: flexibert-test with layers_per_stack 1 and mixed_ff true (--space names
+// a built-in space instead, e.g. flexibert-hetero); N in {1000, 3000, 10000} or --sizes
 // (--quick: 1000). Held-out: M (2,000) pairs of architectures sampled apart from the
 // fitted ones, embedded out of sample, and M pairs of fitted architectures that the fit
 // did not use as terms. Reference GED: exact search with a budget of B (10^4) search
@@ -59,6 +61,8 @@ int main(int argc, char** argv) try {
   EmbeddingOptions opt;
   GedOptions reference = kQualityReference;
   int held_out = 2000;
+  std::string space_name;
+  std::vector<std::size_t> sizes{1000, 3000, 10000};
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--quick") quick = true;
@@ -67,6 +71,16 @@ int main(int argc, char** argv) try {
     else if (a == "--epochs") opt.epochs = int_arg(argc, argv, i);
     else if (a == "--dim") opt.dim = int_arg(argc, argv, i);
     else if (a == "--held-out") held_out = int_arg(argc, argv, i);
+    else if (a == "--space" && i + 1 < argc) space_name = argv[++i];
+    else if (a == "--sizes" && i + 1 < argc) {
+      sizes.clear();
+      std::string list = argv[++i];
+      for (std::size_t p = 0; p <= list.size();) {
+        const auto q = std::min(list.find(',', p), list.size());
+        sizes.push_back(static_cast<std::size_t>(std::stoull(list.substr(p, q - p))));
+        p = q + 1;
+      }
+    }
     else if (a == "--budget") reference.max_expansions = static_cast<std::uint64_t>(int_arg(argc, argv, i));
     else if (a == "--reference" && i + 1 < argc) {
       const std::string m = argv[++i];
@@ -78,9 +92,12 @@ int main(int argc, char** argv) try {
     }
   }
 
-  auto space = DesignSpace::load("flexibert-test");
-  space.layers_per_stack = 1;
-  space.mixed_ff = true;
+  auto space = DesignSpace::load(space_name.empty() ? "flexibert-test" : space_name);
+  if (space_name.empty()) {
+    space.layers_per_stack = 1;
+    space.mixed_ff = true;
+  }
+  std::printf("space: %s\n", space_name.empty() ? "flexibert-test (one layer per stack, mixed FF)" : space_name.c_str());
   const auto costs = OpCosts::for_space(space);
 
   // Held-out architectures and pairs, shared by every N and by the baseline.
@@ -121,7 +138,6 @@ int main(int argc, char** argv) try {
   std::printf("%8s %8s %8s %8s %9s %9s %9s %9s\n", "N", "fit_s", "embed_s", "stress", "spearman", "vs_naive",
               "in_stress", "in_spear");
 
-  std::vector<std::size_t> sizes{1000, 3000, 10000};
   if (quick) sizes = {1000};
   for (std::size_t n : sizes) {
     Rng fit_rng(7 + n);

@@ -8,16 +8,9 @@ build=${1:-build}
 seeds=${2:-20}
 budget=${3:-150}
 out=$build/bench-search
-py=/usr/bin/python3
-if ! $py -c 'import optuna' 2>/dev/null; then
-  if [ "$(id -u)" -eq 0 ]; then
-    echo "bench-search: installing python3-optuna" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-optuna >/dev/null
-  else
-    echo "bench-search: needs Debian's python3-optuna (sudo apt-get install python3-optuna)" >&2
-    exit 1
-  fi
-fi
+source "$(dirname "$0")/peer_python.sh"
+peer_python optuna python3-optuna
+py=$peer_py
 rm -rf "$out"
 mkdir -p "$out/peers"
 "$build/bin/search_tables_bench" --write-tables "$out/tables" >/dev/null

@@ -3,7 +3,8 @@
 // substituting label a by b costs |index(a) - index(b)| in the space's sorted operation
 // list, inserting or deleting a node costs its index, inserting or deleting an edge 0.1.
 // Exact search (depth-first branch and bound with an admissible bound) for small graphs,
-// a bipartite (Riesen-Bunke / Hungarian) upper bound for large ones, and distance
+// a bipartite (Riesen-Bunke) upper bound for large ones, its assignment solved as a
+// min-cost flow between node signature classes, and distance
 // matrices computed in parallel with TBB.
 #include <cstdint>
 #include <string>
@@ -69,5 +70,17 @@ GedResult ged(const Architecture& a, const Architecture& b, const OpCosts& costs
 // Rows x cols matrix (row-major) of distances between two graph lists, in parallel.
 std::vector<double> ged_matrix(const std::vector<CostGraph>& rows, const std::vector<CostGraph>& cols,
                                const GedOptions& opt = {});
+
+namespace detail {
+// The node map of the bipartite edit path (-1: deleted): by min-cost flow over node
+// signature classes (what ged() uses) or by the Hungarian method on the full matrix
+// (the reference, for tests and benchmarks). Both minimise bipartite_objective.
+std::vector<int> bipartite_map(const CostGraph& a, const CostGraph& b, bool hungarian = false);
+// The assignment objective of a node map, in units of 1/20 (node cost plus half the
+// in/out degree differences; deletion and insertion against an empty node).
+long long bipartite_objective(const CostGraph& a, const CostGraph& b, const std::vector<int>& map);
+// The cost of the edit path a node map induces, in the cost model's units.
+double bipartite_distance(const CostGraph& a, const CostGraph& b, const std::vector<int>& map);
+}  // namespace detail
 
 }  // namespace flexnas

@@ -220,3 +220,37 @@ TEST_CASE("ged_unknown_label_names_it", "[ged]") {
   auto a = architecture_from_string(R"({"l":2,"o":["sa","sa"],"h":[128,128],"n":[2,2],"f":[[2048],[512]],"p":["sdp","sdp"]})");
   CHECK_THROWS_WITH(costs.graph(a), Catch::Contains("f2048"));
 }
+
+TEST_CASE("ged_bipartite_flow_solves_the_hungarian_assignment", "[ged]") {
+  // The bipartite bound solves its node assignment as a min-cost flow between signature
+  // classes; the Hungarian method on the full (n1 + n2)^2 matrix is the independent check:
+  // both must reach the same optimal objective (the maps may differ between ties).
+  auto check = [](const CostGraph& a, const CostGraph& b) {
+    const auto flow = detail::bipartite_map(a, b), hung = detail::bipartite_map(a, b, true);
+    REQUIRE(flow.size() == static_cast<std::size_t>(a.size()));
+    std::set<int> images;
+    for (int v : flow) {
+      REQUIRE(v >= -1);
+      REQUIRE(v < b.size());
+      if (v >= 0) CHECK(images.insert(v).second);  // injective
+    }
+    CHECK(detail::bipartite_objective(a, b, flow) == detail::bipartite_objective(a, b, hung));
+  };
+  Rng rng(11);
+  for (int trial = 0; trial < 300; ++trial) {
+    INFO("random trial " << trial);
+    check(random_graph(rng, std::uniform_int_distribution<int>(0, 30)(rng)),
+          random_graph(rng, std::uniform_int_distribution<int>(0, 30)(rng)));
+  }
+  for (const char* name : {"flexibert-small", "flexibert-hetero", "flexibert2"}) {
+    const auto space = DesignSpace::load(name);
+    const auto costs = OpCosts::for_space(space);
+    for (int trial = 0; trial < (std::string(name) == "flexibert2" ? 20 : 60); ++trial) {
+      INFO(name << " trial " << trial);
+      const auto a = space.sample(rng), b = space.sample(rng);
+      check(costs.graph(a), costs.graph(b));
+      check(costs.graph(a), costs.graph(a));
+      CHECK(ged(a, a, costs, {GedMethod::kBipartite}).distance == 0);  // like nodes pair in order
+    }
+  }
+}
