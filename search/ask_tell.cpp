@@ -81,19 +81,6 @@ std::vector<std::string> told_value_names(const nlohmann::json& c,
   return out;
 }
 
-Values values_from_json(const nlohmann::json& j) {
-  if (!j.is_object())
-    throw InputError(R"(values must be a JSON object of value name -> number, e.g. {"accuracy": 0.81})");
-  Values v;
-  for (const auto& [k, x] : j.items()) {
-    if (!x.is_number())
-      throw InputError("value '" + k + "' is " + (x.is_string() ? "a string" : x.type_name()) +
-                       ", not a number");
-    v[k] = x.get<double>();
-  }
-  return v;
-}
-
 namespace {
 
 double wall_now() {

@@ -61,9 +61,6 @@ StudySetup study_setup(const nlohmann::json& config);
 std::vector<std::string> told_value_names(const nlohmann::json& config,
                                           const EvaluatorRegistry& registry);
 
-// Told values from JSON: an object of value name -> number; InputError otherwise.
-Values values_from_json(const nlohmann::json& j);
-
 // What ask gives: a trial to evaluate, nothing now (every trial of the open batch is out
 // and the policy needs their values before it can propose more), or the end of the study.
 struct AskResult {

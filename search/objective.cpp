@@ -5,10 +5,25 @@
 #include <cstdlib>
 #include <limits>
 
+#include <nlohmann/json.hpp>
+
 #include "space/error.hpp"
 #include "space/numbers.hpp"
 
 namespace flexnas {
+
+Values values_from_json(const nlohmann::json& j) {
+  if (!j.is_object())
+    throw InputError(R"(values must be a JSON object of value name -> number, e.g. {"accuracy": 0.81})");
+  Values v;
+  for (const auto& [k, x] : j.items()) {
+    if (!x.is_number())
+      throw InputError("value '" + k + "' is " + (x.is_string() ? "a string" : x.type_name()) +
+                       ", not a number");
+    v[k] = x.get<double>();
+  }
+  return v;
+}
 
 Objective Objective::parse(const std::string& text) {
   const auto colon = text.rfind(':');

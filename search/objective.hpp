@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "evaluators/evaluator.hpp"
 
 namespace flexnas {
@@ -28,6 +30,10 @@ struct Constraint {
 };
 
 using Values = std::map<std::string, double>;
+
+// Told values from JSON (`flexnas tell --values`, Study.tell): an object of value name ->
+// number; InputError otherwise.
+Values values_from_json(const nlohmann::json& j);
 
 // Objective values turned into "smaller is better" numbers, in objective order.
 std::vector<double> to_minimise(const Values& v, const std::vector<Objective>& objectives);

@@ -1,7 +1,11 @@
-// Replays fuzz/corpus/spec_strings and fuzz/corpus/study_config (and fixed mutations, see
+// Replays fuzz/corpus/spec_strings, study_config and tell_values (and fixed mutations, see
 // tests/fuzz_inputs.hpp) through the entry points of fuzz/fuzz_spec_strings.cpp and
 // fuzz/fuzz_study_config.cpp: accepted (spec strings round-trip) or InputError.
+#include <cmath>
+
 #include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
 
 #include "evaluators/evaluator.hpp"
 #include "search/domain.hpp"
@@ -70,6 +74,25 @@ TEST_CASE("fuzz_corpus_study_config", "[fuzz]") {
     }
   }
   CHECK(accepted >= 2);
+}
+
+TEST_CASE("fuzz_corpus_tell_values", "[fuzz]") {
+  // As fuzz/fuzz_tell_values.cpp: accepted values are finite and round-trip.
+  int accepted = 0;
+  for (const auto& text : fuzz_inputs("tell_values")) {
+    Values v;
+    try {
+      v = values_from_json(parse_json(text, "--values"));
+    } catch (const InputError&) {
+      continue;
+    }
+    ++accepted;
+    for (const auto& [name, x] : v) CHECK(std::isfinite(x));
+    CHECK(values_from_json(nlohmann::json::parse(nlohmann::json(v).dump())) == v);
+  }
+  CHECK(accepted >= 3);
+  CHECK_THROWS_WITH(values_from_json(parse_json(R"({"accuracy": 1e400})", "--values")),
+                    Catch::Contains("--values") && Catch::Contains("malformed JSON"));
 }
 
 TEST_CASE("Study_config_numbers_are_strict", "[fuzz]") {
