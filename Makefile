@@ -92,11 +92,13 @@ bench: build
 bench-search: build
 	@bash scripts/bench_search.sh $(BUILD) 20 150
 
-format:
+# clang-format 14 with .clang-format over every tracked C++ file; CI runs format-check.
+format: deps
 	@clang-format -i $$(git ls-files '*.cpp' '*.hpp')
 
-format-check:
-	@clang-format --dry-run -Werror $$(git ls-files '*.cpp' '*.hpp')
+format-check: deps
+	@clang-format --dry-run -Werror $$(git ls-files '*.cpp' '*.hpp') || \
+	  { echo "format-check: run 'make format' (clang-format 14, .clang-format)" >&2; exit 1; }
 
 clean:
 	@rm -rf $(BUILD) build-asan build-fuzz

@@ -5,7 +5,7 @@
 
 #include "apps/cli_common.hpp"
 #include "apps/commands.hpp"
-#include "search/report.hpp"
+#include "report/report.hpp"
 #include "search/storage.hpp"
 
 namespace flexnas::cli {

@@ -14,8 +14,9 @@ PACKAGES=(
   libboost-mpi-dev libopenmpi-dev openmpi-bin
   # the Python module (docs/python.md) and flexnas.torch
   pybind11-dev python3-dev python3-numpy python3-torch
-  # tests only: ONNX checker, headless browser for the HTML report, libFuzzer
-  python3-onnx chromium clang libclang-rt-14-dev
+  # tests only: ONNX checker, headless browser for the HTML report, libFuzzer, and the
+  # formatter `make format-check` runs in CI
+  python3-onnx chromium clang libclang-rt-14-dev clang-format
 )
 
 missing=()

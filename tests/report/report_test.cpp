@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "search/report.hpp"
+#include "report/report.hpp"
 #include "space/error.hpp"
 
 using namespace flexnas;
