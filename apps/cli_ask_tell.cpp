@@ -27,7 +27,9 @@ constexpr int kExitWait = 4;  // nothing to hand out now: the open batch waits f
 
 // Not "standard": a layer mixing operations has no standard form, and the trial would be
 // handed out before that error.
-DictForm form_of(const std::string& f) { return f == "hetero" ? DictForm::kHetero : DictForm::kAuto; }
+DictForm form_of(const std::string& f) {
+  return f == "hetero" ? DictForm::kHetero : DictForm::kAuto;
+}
 
 std::string values_text(const std::string& text) {
   if (text.empty() || text[0] != '@') return text;
@@ -122,12 +124,13 @@ void add_ask_tell_commands(CLI::App& app) {
         case AskResult::Status::kDone: {
           j["done"] = r.done_because;
           std::cout << j.dump() << std::endl;
-          std::string why = r.done_because == "budget"
-                                ? "its budget of " +
-                                      std::to_string(at->study().config().at("budget").get<std::size_t>()) +
-                                      " trials is used"
-                            : r.done_because == "exhausted" ? "every candidate was proposed"
-                                                            : "stopped: " + r.done_because;
+          std::string why =
+              r.done_because == "budget"
+                  ? "its budget of " +
+                        std::to_string(at->study().config().at("budget").get<std::size_t>()) +
+                        " trials is used"
+              : r.done_because == "exhausted" ? "every candidate was proposed"
+                                              : "stopped: " + r.done_because;
           std::fprintf(stderr,
                        "flexnas: study %s is complete: %s (see flexnas study show --study %s)\n",
                        dir->c_str(), why.c_str(), dir->c_str());
@@ -169,8 +172,7 @@ void add_ask_tell_commands(CLI::App& app) {
                               "policies skip it)");
     v->excludes(f);
     auto trust = std::make_shared<bool>(false);
-    cmd->add_flag("--trust",
-                  *trust,
+    cmd->add_flag("--trust", *trust,
                   "run the external commands and plugins of a study directory that belongs to "
                   "another user (see flexnas study show)");
     cmd->callback([=] {

@@ -40,7 +40,8 @@ std::string policy_names() {
 }
 
 CLI::App* group(CLI::App& app, const std::string& name, const std::string& description) {
-  for (auto* sub : app.get_subcommands([&](CLI::App* s) { return s->get_name() == name; })) return sub;
+  for (auto* sub : app.get_subcommands([&](CLI::App* s) { return s->get_name() == name; }))
+    return sub;
   auto* g = app.add_subcommand(name, description);
   g->require_subcommand(1);
   return g;
@@ -50,8 +51,10 @@ void SpaceArgs::add(CLI::App* cmd, bool required) {
   std::string names;
   for (const auto& n : DesignSpace::builtin_names()) names += (names.empty() ? "" : ", ") + n;
   auto* opt = cmd->add_option("--space", space, "built-in space (" + names + ") or a YAML file");
-  if (required) opt->required();
-  else opt->capture_default_str();
+  if (required)
+    opt->required();
+  else
+    opt->capture_default_str();
   cmd->add_option("--layers-per-stack", layers_per_stack,
                   "override the space's layers per stack (consecutive layers sharing one choice)")
       ->check(CLI::PositiveNumber);
@@ -119,15 +122,20 @@ std::vector<Architecture> load_models(const std::string& path) {
   return out;
 }
 
-bool stderr_is_terminal() { return isatty(STDERR_FILENO) != 0; }
+bool stderr_is_terminal() {
+  return isatty(STDERR_FILENO) != 0;
+}
 
 std::function<void(const std::string&, std::size_t, std::size_t)> progress_printer() {
   if (!stderr_is_terminal()) return nullptr;
-  auto start = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
+  auto start =
+      std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
   return [start](const std::string& stage, std::size_t done, std::size_t total) {
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - *start).count();
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - *start).count();
     std::fprintf(stderr, "\r\033[K%s: %zu/%zu (%.0f%%) %.1fs", stage.c_str(), done, total,
-                 total ? 100.0 * static_cast<double>(done) / static_cast<double>(total) : 100.0, secs);
+                 total ? 100.0 * static_cast<double>(done) / static_cast<double>(total) : 100.0,
+                 secs);
     if (done >= total) std::fprintf(stderr, "\n");
     std::fflush(stderr);
   };

@@ -6,15 +6,17 @@
 
 namespace flexnas::cli {
 
-void DefinitionArgs::add(CLI::App* cmd, bool evaluator_required, const std::string& evaluator_help) {
+void DefinitionArgs::add(CLI::App* cmd, bool evaluator_required,
+                         const std::string& evaluator_help) {
   cmd_ = cmd;
   cmd->add_option("--space", def.space, "design space to search (built-in name or YAML file)");
   cmd->add_option("--pool", pool,
                   "search this finite list instead (JSON lines, each with a \"model\"); "
                   "with --space, the space's operators are used");
   auto* ev = cmd->add_option("--evaluator", def.evaluators,
-                             evaluator_help + "name:key=value,... (repeatable), e.g. "
-                                              "table:file=F,metric=M; names: " +
+                             evaluator_help +
+                                 "name:key=value,... (repeatable), e.g. "
+                                 "table:file=F,metric=M; names: " +
                                  evaluator_names());
   if (evaluator_required) ev->required();
   cmd->add_option("--objective", def.objectives,
@@ -49,18 +51,20 @@ nlohmann::json DefinitionArgs::config() const {
 
 void DefinitionArgs::make_paths_absolute(nlohmann::json& config) {
   std::vector<std::string> specs;
-  for (const auto& e : config.at("evaluators")) specs.push_back(absolute_evaluator_spec(e.get<std::string>()));
+  for (const auto& e : config.at("evaluators"))
+    specs.push_back(absolute_evaluator_spec(e.get<std::string>()));
   config["evaluators"] = specs;
 }
 
 void DefinitionArgs::check_agrees(const nlohmann::json& stored, const std::string& dir) const {
   auto given = [&](const char* name) { return cmd_ && cmd_->count(name) > 0; };
-  auto differs = [&](const std::string& option, const nlohmann::json& mine, const std::string& key) {
+  auto differs = [&](const std::string& option, const nlohmann::json& mine,
+                     const std::string& key) {
     if (stored.contains(key) && stored.at(key) == mine) return;
     std::string theirs = stored.contains(key) ? stored.at(key).dump() : "none";
     if (theirs.size() > 80) theirs = theirs.substr(0, 77) + "...";
-    throw InputError(option + " disagrees with the definition of study " + dir + " (" + key +
-                     ": " + theirs + "); leave it out, or use another --study");
+    throw InputError(option + " disagrees with the definition of study " + dir + " (" + key + ": " +
+                     theirs + "); leave it out, or use another --study");
   };
   if (given("--space"))
     differs("--space " + def.space, DesignSpace::load(def.space).to_yaml(), "space");
@@ -76,16 +80,17 @@ void DefinitionArgs::check_agrees(const nlohmann::json& stored, const std::strin
   }
   auto canonical = [](const std::vector<std::string>& v, bool objective) {
     std::vector<std::string> out;
-    for (const auto& x : v) out.push_back(objective ? Objective::parse(x).str() : Constraint::parse(x).str());
+    for (const auto& x : v)
+      out.push_back(objective ? Objective::parse(x).str() : Constraint::parse(x).str());
     return out;
   };
   if (given("--objective")) differs("--objective", canonical(def.objectives, true), "objectives");
-  if (given("--constraint")) differs("--constraint", canonical(def.constraints, false), "constraints");
+  if (given("--constraint"))
+    differs("--constraint", canonical(def.constraints, false), "constraints");
   if (given("--stop-at")) differs("--stop-at", canonical(def.stop_at, false), "stop_at");
   if (given("--policy")) {
     const auto n = stored.contains("objectives") ? stored.at("objectives").size() : 1;
-    differs("--policy " + def.policy,
-            resolve_policy(def.policy, n), "policy");
+    differs("--policy " + def.policy, resolve_policy(def.policy, n), "policy");
   }
   if (given("--budget")) differs("--budget " + std::to_string(def.budget), def.budget, "budget");
   if (given("--batch")) differs("--batch " + std::to_string(def.batch), def.batch, "batch");

@@ -13,8 +13,10 @@
 namespace flexnas::cli {
 
 void add_embed_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("embed", "embed architectures so that Euclidean distance follows graph edit "
-                                          "distance (fit and save, or embed one model with --load)");
+  auto* cmd =
+      app.add_subcommand("embed",
+                         "embed architectures so that Euclidean distance follows graph edit "
+                         "distance (fit and save, or embed one model with --load)");
   auto args = std::make_shared<SpaceArgs>();
   auto n = std::make_shared<int>(1000);
   auto models = std::make_shared<std::string>();
@@ -29,27 +31,37 @@ void add_embed_command(CLI::App& app) {
   cmd->add_option("-n,--num", *n, "architectures to sample uniformly from the space")
       ->check(CLI::Range(2, 10'000'000))
       ->capture_default_str();
-  cmd->add_option("--models", *models, "embed the model dicts of this JSON-lines file instead of sampling");
-  cmd->add_option("--seed", *seed, "random seed (sampling, landmarks, optimisation)")->capture_default_str();
-  cmd->add_option("--dim", opt->dim, "embedding dimension")->check(CLI::Range(1, 1024))->capture_default_str();
-  cmd->add_option("--landmarks", opt->landmarks, "landmark architectures")->check(CLI::Range(2, 100000))
+  cmd->add_option("--models", *models,
+                  "embed the model dicts of this JSON-lines file instead of sampling");
+  cmd->add_option("--seed", *seed, "random seed (sampling, landmarks, optimisation)")
+      ->capture_default_str();
+  cmd->add_option("--dim", opt->dim, "embedding dimension")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  cmd->add_option("--landmarks", opt->landmarks, "landmark architectures")
+      ->check(CLI::Range(2, 100000))
       ->capture_default_str();
   cmd->add_option("--pairs", opt->pairs_per_point, "sampled partner pairs per architecture")
-      ->check(CLI::Range(0, 100000))->capture_default_str();
-  cmd->add_option("--epochs", opt->epochs, "stress-minimisation passes")->check(CLI::Range(0, 100000))
+      ->check(CLI::Range(0, 100000))
       ->capture_default_str();
-  cmd->add_option("--quality-pairs", *quality_pairs, "held-out pairs for stress and Spearman (0: skip)")
+  cmd->add_option("--epochs", opt->epochs, "stress-minimisation passes")
+      ->check(CLI::Range(0, 100000))
+      ->capture_default_str();
+  cmd->add_option("--quality-pairs", *quality_pairs,
+                  "held-out pairs for stress and Spearman (0: skip)")
       ->capture_default_str();
   cmd->add_option("-o,--out", *out, "embedding file to write")->capture_default_str();
   cmd->add_option("--load", *load, "embedding file to read instead of fitting");
-  cmd->add_option("--model", *model, "with --load: print the embedding of this model dict (JSON or @file)");
+  cmd->add_option("--model", *model,
+                  "with --load: print the embedding of this model dict (JSON or @file)");
   cmd->add_flag("--json", *json, "machine-readable summary");
   cmd->callback([=] {
     if (!load->empty()) {
       if (model->empty()) throw InputError("--load needs --model (the architecture to embed)");
       const auto e = Embedding::load(*load);
       const auto v = e.embed(load_model(*model));
-      std::cout << nlohmann::json(std::vector<double>(v.data(), v.data() + v.size())).dump() << "\n";
+      std::cout << nlohmann::json(std::vector<double>(v.data(), v.data() + v.size())).dump()
+                << "\n";
       return;
     }
     const auto space = args->load();
@@ -72,7 +84,8 @@ void add_embed_command(CLI::App& app) {
     o.progress = progress_printer();
     const auto t0 = std::chrono::steady_clock::now();
     const auto e = Embedding::fit(archs, space, o);
-    const double fit_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double fit_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     e.save(*out);
     nlohmann::ordered_json j;
     j["architectures"] = archs.size();
@@ -93,10 +106,12 @@ void add_embed_command(CLI::App& app) {
       std::cout << j.dump() << "\n";
       return;
     }
-    std::printf("embedded %zu architectures in %d dimensions in %.1f s\n", archs.size(), e.dim(), fit_s);
+    std::printf("embedded %zu architectures in %d dimensions in %.1f s\n", archs.size(), e.dim(),
+                fit_s);
     if (j.contains("spearman"))
-      std::printf("held-out pairs: %zu, stress %.4f, Spearman %.4f\n", j["held_out_pairs"].get<std::size_t>(),
-                  j["stress"].get<double>(), j["spearman"].get<double>());
+      std::printf("held-out pairs: %zu, stress %.4f, Spearman %.4f\n",
+                  j["held_out_pairs"].get<std::size_t>(), j["stress"].get<double>(),
+                  j["spearman"].get<double>());
     std::printf("saved to %s\n", out->c_str());
   });
 }

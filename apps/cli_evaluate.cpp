@@ -13,14 +13,16 @@
 namespace flexnas::cli {
 
 void add_evaluate_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("evaluate", "score one architecture: --evaluator params --evaluator flops:seq=256");
+  auto* cmd = app.add_subcommand(
+      "evaluate", "score one architecture: --evaluator params --evaluator flops:seq=256");
   auto model = std::make_shared<std::string>();
   auto evaluators = std::make_shared<std::vector<std::string>>();
   auto seed = std::make_shared<std::uint64_t>(0);
   auto json = std::make_shared<bool>(false);
   auto space = std::make_shared<std::string>();
   cmd->add_option("--model", *model, "model dict as JSON text, or @file")->required();
-  cmd->add_option("--evaluator", *evaluators, "evaluator as name:key=value,... (repeatable); names: " + evaluator_names())
+  cmd->add_option("--evaluator", *evaluators,
+                  "evaluator as name:key=value,... (repeatable); names: " + evaluator_names())
       ->required();
   cmd->add_option("--space", *space, "validate the model against this space first");
   cmd->add_option("--seed", *seed, "seed handed to the evaluators")->capture_default_str();
@@ -37,7 +39,8 @@ void add_evaluate_command(CLI::App& app) {
     for (const auto& spec : *evaluators) {
       auto e = registry.create(spec);
       const auto r = e->evaluate(a, ctx);
-      if (r.status != EvalStatus::kOk) throw InputError("evaluator " + e->name() + " failed: " + r.message);
+      if (r.status != EvalStatus::kOk)
+        throw InputError("evaluator " + e->name() + " failed: " + r.message);
       for (const auto& v : e->provides()) {
         auto it = r.values.find(v.name);
         if (it == r.values.end()) continue;
@@ -55,8 +58,9 @@ void add_evaluate_command(CLI::App& app) {
         std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(value));
       else
         std::snprintf(buf, sizeof buf, "%.6g", value);
-      std::printf("%-18s %14s %-6s %s\n", spec.name.c_str(), buf, spec.unit.c_str(),
-                  spec.direction == Direction::kMinimize ? "(lower is better)" : "(higher is better)");
+      std::printf(
+          "%-18s %14s %-6s %s\n", spec.name.c_str(), buf, spec.unit.c_str(),
+          spec.direction == Direction::kMinimize ? "(lower is better)" : "(higher is better)");
     }
   });
 }

@@ -239,10 +239,9 @@ void add_search_commands(CLI::App& app) {
       {  // fail on a bad policy name before creating the study directory
         PolicyRegistry policies;
         register_builtin_policies(policies);
-        policies.create(
-            c["policy"].get<std::string>(),
-            PolicyContext{setup.domain.get(), setup.objectives, setup.constraints,
-                          c["seed"].get<std::uint64_t>()});
+        policies.create(c["policy"].get<std::string>(),
+                        PolicyContext{setup.domain.get(), setup.objectives, setup.constraints,
+                                      c["seed"].get<std::uint64_t>()});
       }
       DefinitionArgs::make_paths_absolute(c);  // resume runs anywhere
       setup.config["evaluators"] = c["evaluators"];

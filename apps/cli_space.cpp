@@ -29,7 +29,8 @@ DictForm parse_form(const std::string& f) {
 }  // namespace
 
 void add_space_commands(CLI::App& app) {
-  auto* space = app.add_subcommand("space", "inspect a design space: info, count, sample, validate, enumerate");
+  auto* space = app.add_subcommand(
+      "space", "inspect a design space: info, count, sample, validate, enumerate");
   space->require_subcommand(1);
 
   {
@@ -70,26 +71,33 @@ void add_space_commands(CLI::App& app) {
       std::cout << "layers: " << set_text(s.layers) << " (" << s.layers_per_stack
                 << (s.layers_per_stack == 1 ? " layer" : " layers") << " per stack)\n";
       std::cout << "hidden: " << set_text(s.hidden) << "\nheads: " << set_text(s.heads)
-                << (s.head_size_floor ? " (any n <= h, head size h // n)" : " (n divides h)") << "\n";
+                << (s.head_size_floor ? " (any n <= h, head size h // n)" : " (n divides h)")
+                << "\n";
       std::cout << "operations:";
       for (const auto& op : s.operations) {
         std::string ps;
         for (const auto& p : op.params) ps += (ps.empty() ? "" : ", ") + p;
         std::cout << " " << to_string(op.family) << " {" << ps << "}";
       }
-      std::cout << "\nfeed-forward: depth " << set_text(s.ff_depth) << ", width " << set_text(s.ff_width)
-                << ", mixed widths: " << (s.mixed_ff ? "yes" : "no") << "\n";
+      std::cout << "\nfeed-forward: depth " << set_text(s.ff_depth) << ", width "
+                << set_text(s.ff_width) << ", mixed widths: " << (s.mixed_ff ? "yes" : "no")
+                << "\n";
       std::cout << "heterogeneous heads: " << (s.hetero ? "yes" : "no") << "\n";
-      std::cout << "attention kernels: " << join_names(s.attn_kernels) << "\nactivations: " << join_names(s.activations)
-                << "\nnorms: " << join_names(s.norms) << "\nnorm placements: " << join_names(s.placements) << "\n";
+      std::cout << "attention kernels: " << join_names(s.attn_kernels)
+                << "\nactivations: " << join_names(s.activations)
+                << "\nnorms: " << join_names(s.norms)
+                << "\nnorm placements: " << join_names(s.placements) << "\n";
       std::cout << "choices per stack: " << to_string(s.layer_choices()) << "\n";
-      for (int l : s.layers) std::cout << "architectures with l = " << l << ": " << to_string(s.count(l)) << "\n";
+      for (int l : s.layers)
+        std::cout << "architectures with l = " << l << ": " << to_string(s.count(l)) << "\n";
       std::cout << "architectures: " << to_string(s.count()) << "\n";
     });
   }
   {
-    auto* cmd = space->add_subcommand("count", "exact number of architectures (big integer, no enumeration); "
-                                               "the total is the last line");
+    auto* cmd =
+        space->add_subcommand("count",
+                              "exact number of architectures (big integer, no enumeration); "
+                              "the total is the last line");
     auto args = std::make_shared<SpaceArgs>();
     auto json = std::make_shared<bool>(false);
     args->add(cmd);
@@ -108,8 +116,10 @@ void add_space_commands(CLI::App& app) {
     });
   }
   {
-    auto* cmd = space->add_subcommand("sample", "draw architectures uniformly (every architecture equally likely) "
-                                                "as JSON lines of model dicts");
+    auto* cmd =
+        space->add_subcommand("sample",
+                              "draw architectures uniformly (every architecture equally likely) "
+                              "as JSON lines of model dicts");
     auto args = std::make_shared<SpaceArgs>();
     auto n = std::make_shared<int>(1);
     auto seed = std::make_shared<std::uint64_t>(0);
@@ -118,8 +128,10 @@ void add_space_commands(CLI::App& app) {
     args->add(cmd);
     cmd->add_option("-n,--num", *n, "how many")->check(CLI::PositiveNumber)->capture_default_str();
     cmd->add_option("--seed", *seed, "random seed")->capture_default_str();
-    cmd->add_option("--form", *form, "model-dict form: auto (standard when every layer is homogeneous), "
-                                     "standard, hetero")->capture_default_str();
+    cmd->add_option("--form", *form,
+                    "model-dict form: auto (standard when every layer is homogeneous), "
+                    "standard, hetero")
+        ->capture_default_str();
     cmd->add_option("-o,--out", *out, "output file ('-' for stdout)")->capture_default_str();
     cmd->callback([=] {
       const auto s = args->load();
@@ -131,7 +143,8 @@ void add_space_commands(CLI::App& app) {
     });
   }
   {
-    auto* cmd = space->add_subcommand("enumerate", "list every architecture of a small space as JSON lines");
+    auto* cmd = space->add_subcommand("enumerate",
+                                      "list every architecture of a small space as JSON lines");
     auto args = std::make_shared<SpaceArgs>();
     auto limit = std::make_shared<std::uint64_t>(1'000'000);
     auto out = std::make_shared<std::string>("-");
@@ -141,24 +154,29 @@ void add_space_commands(CLI::App& app) {
     cmd->callback([=] {
       const auto s = args->load();
       std::ostringstream os;
-      s.enumerate([&](const Architecture& a) {
-        os << to_string(a) << "\n";
-        return true;
-      }, *limit);
+      s.enumerate(
+          [&](const Architecture& a) {
+            os << to_string(a) << "\n";
+            return true;
+          },
+          *limit);
       write_output(*out, os.str());
     });
   }
   {
-    auto* cmd = space->add_subcommand("validate", "check that a model dict is an architecture of the space");
+    auto* cmd = space->add_subcommand("validate",
+                                      "check that a model dict is an architecture of the space");
     auto args = std::make_shared<SpaceArgs>();
     auto model = std::make_shared<std::string>();
     auto models = std::make_shared<std::string>();
     args->add(cmd);
     cmd->add_option("--model", *model, "model dict as JSON text, or @file");
-    cmd->add_option("--models", *models, "JSON-lines file of model dicts (or objects with a \"model\" field)");
+    cmd->add_option("--models", *models,
+                    "JSON-lines file of model dicts (or objects with a \"model\" field)");
     cmd->callback([=] {
       const auto s = args->load();
-      if (model->empty() == models->empty()) throw InputError("give exactly one of --model or --models");
+      if (model->empty() == models->empty())
+        throw InputError("give exactly one of --model or --models");
       if (!model->empty()) {
         s.validate(load_model(*model));
         std::cout << "valid\n";

@@ -204,8 +204,10 @@ void show_study(const std::string& dir) {
     const auto issued = study->issued();
     for (const auto& t : trials)
       if (!t.finished() && issued.count(t.id))
-        out += (out.empty() ? " " : ", ") + std::to_string(t.id) +
-               (issued.at(t.id).times > 1 ? " (given " + std::to_string(issued.at(t.id).times) + "x)" : "");
+        out +=
+            (out.empty() ? " " : ", ") + std::to_string(t.id) +
+            (issued.at(t.id).times > 1 ? " (given " + std::to_string(issued.at(t.id).times) + "x)"
+                                       : "");
     const double lease = c.at("ask_tell").value("lease_s", 0.0);
     std::printf("ask/tell     lease %s; out (handed out, not told):%s\n",
                 lease > 0 ? (full_precision(lease) + " s").c_str() : "none (ask --reissue)",

@@ -57,7 +57,8 @@ void add_train_command(CLI::App& app) {
   cmd->callback([a] {
     if (a->list) {
       for (const auto* table : {&train::task_options(), &train::train_option_table()})
-        for (const auto& d : *table) std::printf("  %-14s %s\n", d.name.c_str(), train::describe(d).c_str());
+        for (const auto& d : *table)
+          std::printf("  %-14s %s\n", d.name.c_str(), train::describe(d).c_str());
       return;
     }
     if (a->model.empty()) throw InputError("train: --model is required");
@@ -91,15 +92,15 @@ void add_train_command(CLI::App& app) {
     train::Model model(arch, cfg, a->seed);
     const bool tty = stderr_is_terminal();
     if (!a->json)
-      std::printf("task %s: %zu train / %zu test sequences of %d tokens, %d classes; model %lld "
-                  "parameters; %d steps of batch %d\n",
-                  task.name.c_str(), task.train.size(), task.test.size(), task.seq,
-                  task.num_classes, static_cast<long long>(model.num_parameters()), topt.steps,
-                  topt.batch);
+      std::printf(
+          "task %s: %zu train / %zu test sequences of %d tokens, %d classes; model %lld "
+          "parameters; %d steps of batch %d\n",
+          task.name.c_str(), task.train.size(), task.test.size(), task.seq, task.num_classes,
+          static_cast<long long>(model.num_parameters()), topt.steps, topt.batch);
     const auto res = train::train(model, task, topt, [&](const train::TrainProgress& p) {
       if (tty && (p.step % 10 == 0 || p.step == p.steps))
-        std::fprintf(stderr, "\rstep %d/%d  loss %.4f  lr %.2e  %.1f s   ", p.step, p.steps,
-                     p.loss, p.lr, p.seconds);
+        std::fprintf(stderr, "\rstep %d/%d  loss %.4f  lr %.2e  %.1f s   ", p.step, p.steps, p.loss,
+                     p.lr, p.seconds);
       return false;
     });
     if (tty) std::fprintf(stderr, "\n");
@@ -110,7 +111,8 @@ void add_train_command(CLI::App& app) {
       write_output(a->curve, csv);
     }
     if (res.status == train::TrainStatus::diverged) {
-      std::fprintf(stderr, "flexnas: training %s (try a lower lr= or clip=1)\n", res.reason.c_str());
+      std::fprintf(stderr, "flexnas: training %s (try a lower lr= or clip=1)\n",
+                   res.reason.c_str());
       throw CLI::RuntimeError(1);
     }
     if (!a->save.empty()) model.save(a->save);

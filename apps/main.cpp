@@ -94,8 +94,9 @@ std::string readable_ranges(std::string msg) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"flexnas: neural architecture search over heterogeneous transformer encoders.\n"
-               "Start with: flexnas space info --space flexibert-test"};
+  CLI::App app{
+      "flexnas: neural architecture search over heterogeneous transformer encoders.\n"
+      "Start with: flexnas space info --space flexibert-test"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "help for every command");
   auto* version = app.add_subcommand("version", "print the flexnas version");

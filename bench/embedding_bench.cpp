@@ -37,12 +37,15 @@ struct Scores {
   double stress = 0, spearman = 0;
 };
 
-Scores score(const Eigen::MatrixXd& x, const std::vector<std::pair<std::size_t, std::size_t>>& pairs,
+Scores score(const Eigen::MatrixXd& x,
+             const std::vector<std::pair<std::size_t, std::size_t>>& pairs,
              const std::vector<double>& d) {
   std::vector<double> de(pairs.size());
   double num = 0, den = 0;
   for (std::size_t k = 0; k < pairs.size(); ++k) {
-    de[k] = (x.row(static_cast<Eigen::Index>(pairs[k].first)) - x.row(static_cast<Eigen::Index>(pairs[k].second))).norm();
+    de[k] = (x.row(static_cast<Eigen::Index>(pairs[k].first)) -
+             x.row(static_cast<Eigen::Index>(pairs[k].second)))
+                .norm();
     num += (de[k] - d[k]) * (de[k] - d[k]);
     den += d[k] * d[k];
   }
@@ -65,13 +68,20 @@ int main(int argc, char** argv) try {
   std::vector<std::size_t> sizes{1000, 3000, 10000};
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--quick") quick = true;
-    else if (a == "--landmarks") opt.landmarks = int_arg(argc, argv, i);
-    else if (a == "--pairs") opt.pairs_per_point = int_arg(argc, argv, i);
-    else if (a == "--epochs") opt.epochs = int_arg(argc, argv, i);
-    else if (a == "--dim") opt.dim = int_arg(argc, argv, i);
-    else if (a == "--held-out") held_out = int_arg(argc, argv, i);
-    else if (a == "--space" && i + 1 < argc) space_name = argv[++i];
+    if (a == "--quick")
+      quick = true;
+    else if (a == "--landmarks")
+      opt.landmarks = int_arg(argc, argv, i);
+    else if (a == "--pairs")
+      opt.pairs_per_point = int_arg(argc, argv, i);
+    else if (a == "--epochs")
+      opt.epochs = int_arg(argc, argv, i);
+    else if (a == "--dim")
+      opt.dim = int_arg(argc, argv, i);
+    else if (a == "--held-out")
+      held_out = int_arg(argc, argv, i);
+    else if (a == "--space" && i + 1 < argc)
+      space_name = argv[++i];
     else if (a == "--sizes" && i + 1 < argc) {
       sizes.clear();
       std::string list = argv[++i];
@@ -80,13 +90,16 @@ int main(int argc, char** argv) try {
         sizes.push_back(static_cast<std::size_t>(std::stoull(list.substr(p, q - p))));
         p = q + 1;
       }
-    }
-    else if (a == "--budget") reference.max_expansions = static_cast<std::uint64_t>(int_arg(argc, argv, i));
+    } else if (a == "--budget")
+      reference.max_expansions = static_cast<std::uint64_t>(int_arg(argc, argv, i));
     else if (a == "--reference" && i + 1 < argc) {
       const std::string m = argv[++i];
-      if (m == "exact") reference.method = GedMethod::kAuto;
-      else if (m == "bipartite") reference.method = GedMethod::kBipartite;
-      else throw InputError("--reference " + m + " is not one of {exact, bipartite}");
+      if (m == "exact")
+        reference.method = GedMethod::kAuto;
+      else if (m == "bipartite")
+        reference.method = GedMethod::kBipartite;
+      else
+        throw InputError("--reference " + m + " is not one of {exact, bipartite}");
     } else {
       throw InputError("unknown argument '" + a + "'");
     }
@@ -97,7 +110,8 @@ int main(int argc, char** argv) try {
     space.layers_per_stack = 1;
     space.mixed_ff = true;
   }
-  std::printf("space: %s\n", space_name.empty() ? "flexibert-test (one layer per stack, mixed FF)" : space_name.c_str());
+  std::printf("space: %s\n", space_name.empty() ? "flexibert-test (one layer per stack, mixed FF)"
+                                                : space_name.c_str());
   const auto costs = OpCosts::for_space(space);
 
   // Held-out architectures and pairs, shared by every N and by the baseline.
@@ -115,28 +129,33 @@ int main(int argc, char** argv) try {
   auto t0 = std::chrono::steady_clock::now();
   std::vector<double> d(pairs.size());
   std::vector<char> exact(pairs.size());
-  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, pairs.size()), [&](const tbb::blocked_range<std::size_t>& r) {
-    for (std::size_t k = r.begin(); k != r.end(); ++k) {
-      const auto g = ged(graphs[pairs[k].first], graphs[pairs[k].second], reference);
-      d[k] = g.distance;
-      exact[k] = g.exact;
-    }
-  });
+  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, pairs.size()),
+                    [&](const tbb::blocked_range<std::size_t>& r) {
+                      for (std::size_t k = r.begin(); k != r.end(); ++k) {
+                        const auto g =
+                            ged(graphs[pairs[k].first], graphs[pairs[k].second], reference);
+                        d[k] = g.distance;
+                        exact[k] = g.exact;
+                      }
+                    });
   std::size_t proven = 0;
   for (char e : exact) proven += e != 0;
-  const std::string ref_name = reference.method == GedMethod::kBipartite
-                                   ? "bipartite"
-                                   : "exact search, budget " + std::to_string(reference.max_expansions);
-  std::printf("held-out: %zu pairs, reference GED %s (%zu proven optimal) in %.1f s\n", pairs.size(),
-              ref_name.c_str(), proven, seconds_since(t0));
+  const std::string ref_name =
+      reference.method == GedMethod::kBipartite
+          ? "bipartite"
+          : "exact search, budget " + std::to_string(reference.max_expansions);
+  std::printf("held-out: %zu pairs, reference GED %s (%zu proven optimal) in %.1f s\n",
+              pairs.size(), ref_name.c_str(), proven, seconds_since(t0));
 
-  Eigen::MatrixXd naive(static_cast<Eigen::Index>(fresh.size()), naive_encoding(fresh[0], space).size());
-  for (std::size_t i = 0; i < fresh.size(); ++i) naive.row(static_cast<Eigen::Index>(i)) = naive_encoding(fresh[i], space).transpose();
+  Eigen::MatrixXd naive(static_cast<Eigen::Index>(fresh.size()),
+                        naive_encoding(fresh[0], space).size());
+  for (std::size_t i = 0; i < fresh.size(); ++i)
+    naive.row(static_cast<Eigen::Index>(i)) = naive_encoding(fresh[i], space).transpose();
   const auto base = score(naive, pairs, d);
-  std::printf("options: dim %d, landmarks %d, pairs_per_point %d, epochs %d\n\n", opt.dim, opt.landmarks,
-              opt.pairs_per_point, opt.epochs);
-  std::printf("%8s %8s %8s %8s %9s %9s %9s %9s\n", "N", "fit_s", "embed_s", "stress", "spearman", "vs_naive",
-              "in_stress", "in_spear");
+  std::printf("options: dim %d, landmarks %d, pairs_per_point %d, epochs %d\n\n", opt.dim,
+              opt.landmarks, opt.pairs_per_point, opt.epochs);
+  std::printf("%8s %8s %8s %8s %9s %9s %9s %9s\n", "N", "fit_s", "embed_s", "stress", "spearman",
+              "vs_naive", "in_stress", "in_spear");
 
   if (quick) sizes = {1000};
   for (std::size_t n : sizes) {
@@ -151,14 +170,16 @@ int main(int argc, char** argv) try {
     const double embed_s = seconds_since(t0);
     const auto s = score(x, pairs, d);
     const auto in = e.quality(archs, pairs.size(), 99, reference);
-    std::printf("%8zu %8.1f %8.2f %8.3f %9.3f %8.2fx %9.3f %9.3f\n", n, fit_s, embed_s, s.stress, s.spearman,
-                s.spearman / base.spearman, in.stress, in.spearman);
+    std::printf("%8zu %8.1f %8.2f %8.3f %9.3f %8.2fx %9.3f %9.3f\n", n, fit_s, embed_s, s.stress,
+                s.spearman, s.spearman / base.spearman, in.stress, in.spearman);
     std::fflush(stdout);
   }
-  std::printf("%8s %8s %8s %8s %9.3f %8.2fx %9s %9s\n", "naive", "-", "-", "-", base.spearman, 1.0, "-", "-");
-  std::printf("\nstress, spearman: held-out architectures embedded out of sample (embed_s for all %zu);\n"
-              "in_*: pairs of fitted architectures. naive: Euclidean distance of naive_encoding.\n",
-              fresh.size());
+  std::printf("%8s %8s %8s %8s %9.3f %8.2fx %9s %9s\n", "naive", "-", "-", "-", base.spearman, 1.0,
+              "-", "-");
+  std::printf(
+      "\nstress, spearman: held-out architectures embedded out of sample (embed_s for all %zu);\n"
+      "in_*: pairs of fitted architectures. naive: Euclidean distance of naive_encoding.\n",
+      fresh.size());
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "embedding_bench: %s\n", e.what());

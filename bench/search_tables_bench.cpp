@@ -48,8 +48,8 @@ namespace {
 struct Table {
   std::string name, what;
   std::vector<Architecture> pool;
-  std::vector<double> score;                          // maximised
-  std::map<std::string, std::vector<double>> extra;   // other columns (latency_s, ...)
+  std::vector<double> score;                         // maximised
+  std::map<std::string, std::vector<double>> extra;  // other columns (latency_s, ...)
   // The pool's domain, made once: its copies share the pool embedding, fitted on first use.
   std::shared_ptr<const SearchDomain> domain() const {
     if (!domain_) domain_ = std::make_shared<const SearchDomain>(pool, std::nullopt, 1);
@@ -105,7 +105,10 @@ Table deceptive() {
   Table t{"deceptive",
           "500 flexibert-test samples + the largest model; near-best plateau of small models, "
           "unique best at the far corner",
-          {}, {}, {}, {}};
+          {},
+          {},
+          {},
+          {}};
   std::unordered_map<std::string, bool> keys;
   SearchDomain probe(space);
   while (t.pool.size() < 500) {
@@ -276,22 +279,32 @@ int main(int argc, char** argv) {
               json_path, sections = "single,multi", extra_policies, only_policies;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
-    if (k == "--seeds") seeds = std::stoi(v);
-    else if (k == "--budget") budget = std::stoi(v);
-    else if (k == "--tables") tables_arg = v;
-    else if (k == "--policies") extra_policies = v;
-    else if (k == "--only") only_policies = v;
-    else if (k == "--write-tables") write_dir = v;
-    else if (k == "--peer-dir") peer_dir = v;
-    else if (k == "--sections") sections = v;
-    else if (k == "--json") json_path = v;
+    if (k == "--seeds")
+      seeds = std::stoi(v);
+    else if (k == "--budget")
+      budget = std::stoi(v);
+    else if (k == "--tables")
+      tables_arg = v;
+    else if (k == "--policies")
+      extra_policies = v;
+    else if (k == "--only")
+      only_policies = v;
+    else if (k == "--write-tables")
+      write_dir = v;
+    else if (k == "--peer-dir")
+      peer_dir = v;
+    else if (k == "--sections")
+      sections = v;
+    else if (k == "--json")
+      json_path = v;
     else {
       std::fprintf(stderr, "search_tables_bench: unknown option %s\n", k.c_str());
       return 2;
     }
   }
   const std::string data = FLEXNAS_SHARED_DATA;
-  if (!fs::exists(data + "/flexibert_small_sst2.jsonl") || !fs::exists(data + "/edgetran/a100.jsonl")) {
+  if (!fs::exists(data + "/flexibert_small_sst2.jsonl") ||
+      !fs::exists(data + "/edgetran/a100.jsonl")) {
     std::fprintf(stderr, "search_tables_bench: needs %s (flexibert_small_sst2.jsonl, edgetran/)\n",
                  data.c_str());
     return 1;
@@ -304,13 +317,15 @@ int main(int argc, char** argv) {
   sst2.domain();  // penalised copies share the pool's domain and its embedding
   a100.domain();
   for (const auto& name : split(tables_arg, ',')) {
-    if (name == "sst2") tables.push_back(sst2);
-    else if (name == "a100") tables.push_back(a100);
+    if (name == "sst2")
+      tables.push_back(sst2);
+    else if (name == "a100")
+      tables.push_back(a100);
     else if (name == "sst2-flops") {
       std::vector<double> flops;
       for (const auto& a : sst2.pool) flops.push_back(model_stats(a).flops);
-      tables.push_back(penalised(sst2, name, "SST-2 accuracy - 0.02 per doubling of FLOPs", flops,
-                                 0.02));
+      tables.push_back(
+          penalised(sst2, name, "SST-2 accuracy - 0.02 per doubling of FLOPs", flops, 0.02));
     } else if (name == "a100-latency") {
       // The best GLUE model is also fast: a plain latency penalty leaves it best or, stronger,
       // makes the fastest model best. A 5 ms budget makes the best a third model.
@@ -344,18 +359,21 @@ int main(int argc, char** argv) {
     for (const auto& t : tables) {
       const double best = *std::max_element(t.score.begin(), t.score.end());
       const auto ties = std::count(t.score.begin(), t.score.end(), best);
-      std::printf("\n== %s: %s (%zu models, best %.4f held by %td; %d seeds, budget %d, a miss "
-                  "counts %d)\n",
-                  t.name.c_str(), t.what.c_str(), t.pool.size(), best, ties, seeds, budget,
-                  2 * budget);
+      std::printf(
+          "\n== %s: %s (%zu models, best %.4f held by %td; %d seeds, budget %d, a miss "
+          "counts %d)\n",
+          t.name.c_str(), t.what.c_str(), t.pool.size(), best, ties, seeds, budget, 2 * budget);
       std::printf("%-46s %8s %8s %8s %7s %10s\n", "contender", "median", "mean", "p90", "misses",
                   "seconds");
       auto print = [&](const std::string& who, const std::vector<double>& q, double sec) {
         const Stats s = stats_of(q, budget);
         std::printf("%-46s %8.1f %8.1f %8.0f %4d/%-2zu %10.1f\n", who.c_str(), s.median, s.mean,
                     s.p90, s.misses, q.size(), sec);
-        report["single"][t.name][who] = {{"median", s.median}, {"mean", s.mean}, {"p90", s.p90},
-                                         {"misses", s.misses}, {"queries", q}};
+        report["single"][t.name][who] = {{"median", s.median},
+                                         {"mean", s.mean},
+                                         {"p90", s.p90},
+                                         {"misses", s.misses},
+                                         {"queries", q}};
       };
       for (const auto& p : policies) {
         double sec = 0;
@@ -373,10 +391,11 @@ int main(int argc, char** argv) {
 
   if (sections.find("multi") != std::string::npos) {
     const std::vector<int> checkpoints{25, 50, 100};
-    std::printf("\n== multi-objective on a100 (glue:max, latency_s:min): hypervolume after 25, 50 "
-                "and 100 queries, objectives scaled to [0, 1] over the table, reference (1.1, "
-                "1.1); mean (sd) over %d seeds\n%-46s %16s %16s %16s\n",
-                seeds, "contender", "HV@25", "HV@50", "HV@100");
+    std::printf(
+        "\n== multi-objective on a100 (glue:max, latency_s:min): hypervolume after 25, 50 "
+        "and 100 queries, objectives scaled to [0, 1] over the table, reference (1.1, "
+        "1.1); mean (sd) over %d seeds\n%-46s %16s %16s %16s\n",
+        seeds, "contender", "HV@25", "HV@50", "HV@100");
     auto print = [&](const std::string& who, const std::vector<std::vector<double>>& hv) {
       std::printf("%-46s", who.c_str());
       for (std::size_t c = 0; c < checkpoints.size(); ++c) {

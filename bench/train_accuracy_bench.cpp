@@ -56,14 +56,19 @@ void section_mqar(int seeds, int threads) {
       "\n== mqar: mixers of about the same size (2 layers, h 64, ff 256), seq 32, 4 pairs, 16 "
       "values, 1500 steps of 32 on 20,000 sequences, no dropout\n");
   const std::map<std::string, std::string> opts{
-      {"task", "mqar"},   {"seq", "32"},    {"kv_pairs", "4"}, {"vocab_size", "32"},
-      {"steps", "1500"},  {"batch", "32"},  {"lr", "3e-3"},    {"train_size", "20000"}};
+      {"task", "mqar"},  {"seq", "32"},   {"kv_pairs", "4"}, {"vocab_size", "32"},
+      {"steps", "1500"}, {"batch", "32"}, {"lr", "3e-3"},    {"train_size", "20000"}};
   const std::vector<std::pair<std::string, std::string>> models = {
-      {"attention sa/sdp", R"({"l":2,"o":["sa","sa"],"h":[64,64],"n":[2,2],"f":[[256],[256]],"p":["sdp","sdp"]})"},
-      {"attention sa/wma", R"({"l":2,"o":["sa","sa"],"h":[64,64],"n":[2,2],"f":[[256],[256]],"p":["wma","wma"]})"},
-      {"linear l/dft", R"({"l":2,"o":["l","l"],"h":[64,64],"n":[2,2],"f":[[256],[256]],"p":["dft","dft"]})"},
-      {"linear l/dct", R"({"l":2,"o":["l","l"],"h":[64,64],"n":[2,2],"f":[[256],[256]],"p":["dct","dct"]})"},
-      {"conv c/9", R"({"l":2,"o":["c","c"],"h":[64,64],"n":[2,2],"f":[[256],[256]],"p":["9","9"]})"},
+      {"attention sa/sdp",
+       R"({"l":2,"o":["sa","sa"],"h":[64,64],"n":[2,2],"f":[[256],[256]],"p":["sdp","sdp"]})"},
+      {"attention sa/wma",
+       R"({"l":2,"o":["sa","sa"],"h":[64,64],"n":[2,2],"f":[[256],[256]],"p":["wma","wma"]})"},
+      {"linear l/dft",
+       R"({"l":2,"o":["l","l"],"h":[64,64],"n":[2,2],"f":[[256],[256]],"p":["dft","dft"]})"},
+      {"linear l/dct",
+       R"({"l":2,"o":["l","l"],"h":[64,64],"n":[2,2],"f":[[256],[256]],"p":["dct","dct"]})"},
+      {"conv c/9",
+       R"({"l":2,"o":["c","c"],"h":[64,64],"n":[2,2],"f":[[256],[256]],"p":["9","9"]})"},
   };
   std::printf("%-18s %10s %10s %10s %10s\n", "mixer", "params", "accuracy", "sd", "train s");
   for (const auto& [name, m] : models) {
@@ -90,11 +95,14 @@ void section_sst2(int seeds, int threads) {
     return;
   }
   std::printf("\n== sst2: BERT-tiny-sized model (2 layers, h 128, 2 heads, ff 512) from scratch\n");
-  const std::map<std::string, std::string> opts{
-      {"task", "tsv"},          {"train", data + "/sst2/train.tsv"},
-      {"test", data + "/sst2/test.tsv"}, {"vocab", data + "/bert_uncased_vocab.txt"},
-      {"seq", "64"},            {"steps", "400"},
-      {"batch", "32"},          {"lr", "1e-3"}};
+  const std::map<std::string, std::string> opts{{"task", "tsv"},
+                                                {"train", data + "/sst2/train.tsv"},
+                                                {"test", data + "/sst2/test.tsv"},
+                                                {"vocab", data + "/bert_uncased_vocab.txt"},
+                                                {"seq", "64"},
+                                                {"steps", "400"},
+                                                {"batch", "32"},
+                                                {"lr", "1e-3"}};
   const std::string m =
       R"({"l":2,"o":["sa","sa"],"h":[128,128],"n":[2,2],"f":[[512],[512]],"p":["sdp","sdp"]})";
   std::printf("%6s %10s %10s %10s\n", "seed", "accuracy", "majority", "train s");
@@ -124,8 +132,8 @@ SearchOutcome search(const std::string& tag, const std::string& evaluator, std::
   PolicyRegistry policies;
   register_builtin_policies(policies);
   const std::vector<Objective> objectives{Objective::parse("accuracy:max")};
-  auto policy =
-      policies.create("evolution:population=8,sample=3", PolicyContext{&domain, objectives, {}, seed});
+  auto policy = policies.create("evolution:population=8,sample=3",
+                                PolicyContext{&domain, objectives, {}, seed});
   RunOptions opt;
   opt.budget = static_cast<std::size_t>(budget);
   opt.batch = 4;
@@ -148,12 +156,13 @@ SearchOutcome search(const std::string& tag, const std::string& evaluator, std::
 
 void section_search(const std::string& what, int seeds) {
   // The demo's setting (scripts/demo.sh): the mqar-hetero space, 600 steps per candidate.
-  const std::string base =
-      "train:task=mqar,seq=32,kv_pairs=4,vocab_size=32,steps=600,lr=3e-3";
-  const std::string variant =
-      what == "transfer" ? base + ",transfer=1,transfer_steps=0.5" : base + ",fidelity=asha,min_steps=60,eta=3";
-  std::printf("\n== %s: evolution search over mqar-hetero, 32 trials in batches of 4, MQAR (seq 32, 4 pairs, 600 steps)\n",
-              what.c_str());
+  const std::string base = "train:task=mqar,seq=32,kv_pairs=4,vocab_size=32,steps=600,lr=3e-3";
+  const std::string variant = what == "transfer" ? base + ",transfer=1,transfer_steps=0.5"
+                                                 : base + ",fidelity=asha,min_steps=60,eta=3";
+  std::printf(
+      "\n== %s: evolution search over mqar-hetero, 32 trials in batches of 4, MQAR (seq 32, 4 "
+      "pairs, 600 steps)\n",
+      what.c_str());
   std::printf("%-10s %-22s %12s %10s %10s %10s %12s\n", "seed", "search", "train s", "steps",
               "best acc", "mean acc", what == "transfer" ? "transferred" : "");
   for (int s = 0; s < seeds; ++s) {
@@ -187,7 +196,8 @@ int main(int argc, char** argv) {
     } else if (k == "--threads") {
       threads = std::stoi(v);
     } else {
-      std::fprintf(stderr, "usage: %s [--sections mqar,sst2,transfer,asha] [--seeds N] [--threads T]\n",
+      std::fprintf(stderr,
+                   "usage: %s [--sections mqar,sst2,transfer,asha] [--seeds N] [--threads T]\n",
                    argv[0]);
       return 2;
     }

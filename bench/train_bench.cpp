@@ -103,20 +103,32 @@ int main(int argc, char** argv) try {
     if (!std::strcmp(argv[i], "--quick")) {
       steps = 1;
       batch = 8;
-    } else if (!std::strcmp(argv[i], "--layers")) layers = int_arg(argc, argv, i);
-    else if (!std::strcmp(argv[i], "--hidden")) hidden = int_arg(argc, argv, i);
-    else if (!std::strcmp(argv[i], "--heads")) heads = int_arg(argc, argv, i);
-    else if (!std::strcmp(argv[i], "--ff")) ff = int_arg(argc, argv, i);
-    else if (!std::strcmp(argv[i], "--seq")) seq = int_arg(argc, argv, i);
-    else if (!std::strcmp(argv[i], "--batch")) batch = int_arg(argc, argv, i);
-    else if (!std::strcmp(argv[i], "--steps")) steps = int_arg(argc, argv, i);
-    else if (!std::strcmp(argv[i], "--threads")) thread_counts = {int_arg(argc, argv, i)};
-    else throw InputError(std::string("unknown argument ") + argv[i]);
+    } else if (!std::strcmp(argv[i], "--layers"))
+      layers = int_arg(argc, argv, i);
+    else if (!std::strcmp(argv[i], "--hidden"))
+      hidden = int_arg(argc, argv, i);
+    else if (!std::strcmp(argv[i], "--heads"))
+      heads = int_arg(argc, argv, i);
+    else if (!std::strcmp(argv[i], "--ff"))
+      ff = int_arg(argc, argv, i);
+    else if (!std::strcmp(argv[i], "--seq"))
+      seq = int_arg(argc, argv, i);
+    else if (!std::strcmp(argv[i], "--batch"))
+      batch = int_arg(argc, argv, i);
+    else if (!std::strcmp(argv[i], "--steps"))
+      steps = int_arg(argc, argv, i);
+    else if (!std::strcmp(argv[i], "--threads"))
+      thread_counts = {int_arg(argc, argv, i)};
+    else
+      throw InputError(std::string("unknown argument ") + argv[i]);
   }
   Architecture a, hetero;
   const Head sdp{Family::kSa, "sdp"};
-  const std::vector<Head> mixed{{Family::kSa, "sdp"}, {Family::kSa, "wma"}, {Family::kL, "dft"},
-                                {Family::kC, "9"}, {Family::kL, "dct"}};
+  const std::vector<Head> mixed{{Family::kSa, "sdp"},
+                                {Family::kSa, "wma"},
+                                {Family::kL, "dft"},
+                                {Family::kC, "9"},
+                                {Family::kL, "dct"}};
   for (int j = 0; j < layers; ++j) {
     Layer l;
     l.hidden = hidden;

@@ -1,9 +1,9 @@
 #include "evaluators/analytic.hpp"
-#include "evaluators/mpc.hpp"
 #include "evaluators/custom.hpp"
 #include "evaluators/fault.hpp"
-#include "evaluators/latency_evaluator.hpp"
 #include "evaluators/latency.hpp"
+#include "evaluators/latency_evaluator.hpp"
+#include "evaluators/mpc.hpp"
 #include "evaluators/table.hpp"
 #include "evaluators/train_evaluator.hpp"
 

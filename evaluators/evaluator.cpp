@@ -19,7 +19,8 @@ EvaluatorSpec EvaluatorSpec::parse(const std::string& text, const std::string& k
   auto last = s.options.end();
   while (start <= rest.size()) {
     auto comma = rest.find(',', start);
-    std::string kv = rest.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    std::string kv =
+        rest.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     if (!kv.empty() && kv.find('=') == std::string::npos && last != s.options.end()) {
       // A piece without '=' continues the previous value, so values may hold commas
       // (external:values=a:min,b:max, cmd=... with commas).

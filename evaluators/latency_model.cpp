@@ -16,8 +16,8 @@
 #include <tbb/parallel_for.h>
 
 #include "space/error.hpp"
-#include "space/numbers.hpp"
 #include "space/file_io.hpp"
+#include "space/numbers.hpp"
 
 namespace flexnas::latency {
 namespace {

@@ -8,8 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "space/error.hpp"
-#include "space/numbers.hpp"
 #include "space/graph.hpp"
+#include "space/numbers.hpp"
 
 namespace flexnas {
 namespace {

@@ -76,7 +76,6 @@ py::object to_py(const Json& j) {
   return py::none();
 }
 
-
 json to_json_value(py::handle o, const std::string& where) {
   if (o.is_none()) return nullptr;
   if (py::isinstance<py::bool_>(o)) return o.cast<bool>();
@@ -106,8 +105,9 @@ Architecture to_arch(py::handle o) {
   if (py::isinstance<Architecture>(o)) return o.cast<Architecture>();
   if (py::isinstance<py::str>(o)) return architecture_from_string(o.cast<std::string>());
   if (py::isinstance<py::dict>(o)) return architecture_from_json(to_json_value(o, "model"));
-  throw py::type_error("model: expected a model dict, its JSON text or a flexnas.Architecture, got " +
-                       py::repr(o).cast<std::string>());
+  throw py::type_error(
+      "model: expected a model dict, its JSON text or a flexnas.Architecture, got " +
+      py::repr(o).cast<std::string>());
 }
 
 DictForm parse_dict_form(const std::string& f) {
@@ -120,11 +120,16 @@ DictForm parse_dict_form(const std::string& f) {
 // The operation of a head as flexnas.torch names it.
 const char* op_name(Op op) {
   switch (op) {
-    case Op::kSdp: return "sdp";
-    case Op::kWma: return "wma";
-    case Op::kDft: return "dft";
-    case Op::kDct: return "dct";
-    case Op::kConv: return "conv";
+    case Op::kSdp:
+      return "sdp";
+    case Op::kWma:
+      return "wma";
+    case Op::kDft:
+      return "dft";
+    case Op::kDct:
+      return "dct";
+    case Op::kConv:
+      return "conv";
   }
   return "";
 }
@@ -169,7 +174,8 @@ const EvaluatorRegistry& registry() {
 
 // ---- Space -----------------------------------------------------------------------------------
 
-DesignSpace load_space(const std::string& name, std::optional<int> layers_per_stack, bool mixed_ff) {
+DesignSpace load_space(const std::string& name, std::optional<int> layers_per_stack,
+                       bool mixed_ff) {
   auto s = DesignSpace::load(name);  // the CLI's SpaceArgs::load
   if (layers_per_stack) {
     if (*layers_per_stack < 1) throw InputError("layers_per_stack must be positive");
@@ -180,7 +186,9 @@ DesignSpace load_space(const std::string& name, std::optional<int> layers_per_st
   return s;
 }
 
-py::int_ big(const BigInt& v) { return py::int_(py::str(to_string(v))); }
+py::int_ big(const BigInt& v) {
+  return py::int_(py::str(to_string(v)));
+}
 
 // ---- Evaluators ------------------------------------------------------------------------------
 
@@ -205,7 +213,8 @@ py::dict run_evaluator(Evaluator& e, const Architecture& a, std::uint64_t seed, 
     r = e.evaluate(a, ctx);
   }
   // As `flexnas evaluate`: a failed evaluation is an error naming the evaluator.
-  if (r.status != EvalStatus::kOk) throw InputError("evaluator " + e.name() + " failed: " + r.message);
+  if (r.status != EvalStatus::kOk)
+    throw InputError("evaluator " + e.name() + " failed: " + r.message);
   py::dict d;
   for (const auto& v : e.provides()) {
     auto it = r.values.find(v.name);
@@ -214,7 +223,8 @@ py::dict run_evaluator(Evaluator& e, const Architecture& a, std::uint64_t seed, 
   return d;
 }
 
-py::dict evaluate_all(const Architecture& a, py::handle evaluators, std::uint64_t seed, int threads) {
+py::dict evaluate_all(const Architecture& a, py::handle evaluators, std::uint64_t seed,
+                      int threads) {
   std::vector<std::string> specs;
   if (py::isinstance<py::str>(evaluators))
     specs.push_back(evaluators.cast<std::string>());
@@ -248,7 +258,8 @@ struct PyStudy {
 #endif
   std::vector<Objective> objectives() const {
     std::vector<Objective> o;
-    for (const auto& x : ro->config().at("objectives")) o.push_back(Objective::parse(x.get<std::string>()));
+    for (const auto& x : ro->config().at("objectives"))
+      o.push_back(Objective::parse(x.get<std::string>()));
     return o;
   }
 };
@@ -286,8 +297,8 @@ py::dict task_dict(const train::TaskData& t) {
     const auto n = static_cast<py::ssize_t>(ex.size());
     const auto tw = static_cast<py::ssize_t>(t.seq);
     const auto gw = static_cast<py::ssize_t>(t.token_level ? t.seq : 1);
-    py::array_t<std::int32_t> a({n, tw}), b(t.token_level ? std::vector<py::ssize_t>{n, gw}
-                                                           : std::vector<py::ssize_t>{n});
+    py::array_t<std::int32_t> a({n, tw}),
+        b(t.token_level ? std::vector<py::ssize_t>{n, gw} : std::vector<py::ssize_t>{n});
     for (py::ssize_t i = 0; i < n; ++i) {
       const auto& e = ex[static_cast<std::size_t>(i)];
       std::memcpy(a.mutable_data() + i * tw, e.tokens.data(), e.tokens.size() * 4);
@@ -314,8 +325,9 @@ py::dict task_dict(const train::TaskData& t) {
 PYBIND11_MODULE(_flexnas, m) {
   using namespace flexnas;
   using namespace flexnas::python;
-  m.doc() = "flexnas: neural architecture search over heterogeneous transformer encoders "
-            "(compiled part; import flexnas, see docs/python.md)";
+  m.doc() =
+      "flexnas: neural architecture search over heterogeneous transformer encoders "
+      "(compiled part; import flexnas, see docs/python.md)";
   m.attr("__version__") = FLEXNAS_VERSION;
   py::register_exception<InputError>(m, "InputError", PyExc_ValueError);
 
@@ -326,70 +338,98 @@ hetero form, docs/model-dict.md). Built from a model dict or its JSON text; inva
 raise flexnas.InputError with the CLI's message.)doc")
       .def(py::init([](py::handle model) { return to_arch(model); }), py::arg("model"),
            "Parse a model dict (a Python dict or JSON text).")
-      .def("to_dict", [](const Architecture& a, const std::string& form) {
-             return model_dict(a, parse_dict_form(form));
-           }, py::arg("form") = "auto",
-           "The model dict: form 'auto' (standard when every layer is homogeneous), "
-           "'standard' or 'hetero'.")
-      .def("to_json", [](const Architecture& a, const std::string& form) {
-             return to_string(a, parse_dict_form(form));
-           }, py::arg("form") = "auto", "Compact one-line JSON of the model dict (as studies store it).")
+      .def(
+          "to_dict",
+          [](const Architecture& a, const std::string& form) {
+            return model_dict(a, parse_dict_form(form));
+          },
+          py::arg("form") = "auto",
+          "The model dict: form 'auto' (standard when every layer is homogeneous), "
+          "'standard' or 'hetero'.")
+      .def(
+          "to_json",
+          [](const Architecture& a, const std::string& form) {
+            return to_string(a, parse_dict_form(form));
+          },
+          py::arg("form") = "auto",
+          "Compact one-line JSON of the model dict (as studies store it).")
       .def_property_readonly("num_layers", &Architecture::num_layers, "Encoder layers.")
-      .def_property_readonly("layers", &layer_list,
-           "Per layer, in order: hidden, heads ({op: sdp|wma|dft|dct|conv, family: sa|l|c, "
-           "kernel}), head_size (h // n), ff widths, attn_kernel, activation, norm, "
-           "norm_placement.")
+      .def_property_readonly(
+          "layers", &layer_list,
+          "Per layer, in order: hidden, heads ({op: sdp|wma|dft|dct|conv, family: sa|l|c, "
+          "kernel}), head_size (h // n), ff widths, attn_kernel, activation, norm, "
+          "norm_placement.")
       .def("canonical", &Architecture::canonical,
            "Heads sorted in each layer (and no-op attention kernels reset): equal canonical "
            "forms are the same network.")
-      .def("graph_hash", [](const Architecture& a, const DesignSpace* space) {
-             if (space) space->validate(a);
-             return graph_hash(a, space ? space->label_form() : LabelForm::kAuto);
-           }, py::arg("space") = nullptr,
-           "SHA-256 Weisfeiler-Lehman hash of the architecture graph, as `flexnas graph hash` "
-           "(with a space: validated against it and hashed in its label form).")
-      .def("ged", [](const Architecture& a, py::handle other, const DesignSpace* space,
-                     const std::string& method) {
-             const DesignSpace def = space ? DesignSpace() : load_space("flexibert-test", {}, false);
-             const auto costs = OpCosts::for_space(space ? *space : def);
-             GedOptions opt;
-             if (method == "exact") opt.method = GedMethod::kExact;
-             else if (method == "bipartite") opt.method = GedMethod::kBipartite;
-             else if (method != "auto") throw InputError("method '" + method + "' is not one of: auto, exact, bipartite");
-             const Architecture b = to_arch(other);
-             py::gil_scoped_release release;
-             return ged(a, b, costs, opt).distance;
-           }, py::arg("other"), py::arg("space") = nullptr, py::arg("method") = "auto",
-           "Graph edit distance to `other` under the FlexiBERT cost model of `space` "
-           "(default flexibert-test), as `flexnas graph ged`.")
-      .def("evaluate", [](const Architecture& a, py::handle evaluators, std::uint64_t seed, int threads) {
-             return evaluate_all(a, evaluators, seed, threads);
-           }, py::arg("evaluators"), py::arg("seed") = 0, py::arg("threads") = 1,
-           "Values of one evaluator spec ('params', 'flops:seq=256', 'train:task=mqar') or a "
-           "list of specs, as {name: float}; as `flexnas evaluate`.")
-      .def("hf_config", [](const Architecture& a, int vocab, int max_positions, int num_labels) {
-             ExportOptions o;
-             o.vocab = vocab;
-             o.max_positions = max_positions;
-             o.num_labels = num_labels;
-             return to_py(hf_config(a, o));
-           }, py::arg("vocab") = 30522, py::arg("max_positions") = 512, py::arg("num_labels") = 2,
-           "Hugging Face-style config.json (model_type flexibert), as `export-model --format hf`.")
-      .def("export_onnx", [](const Architecture& a, const std::string& path, int vocab, int seq,
-                             int num_labels, int max_positions, std::uint64_t seed) {
-             ExportOptions o;
-             o.vocab = vocab;
-             o.seq = seq;
-             o.num_labels = num_labels;
-             o.max_positions = max_positions;
-             o.seed = seed;
-             write_file_atomic(path, to_onnx(a, o));
-           }, py::arg("path"), py::arg("vocab") = 30522, py::arg("seq") = 128,
-           py::arg("num_labels") = 2, py::arg("max_positions") = 512, py::arg("seed") = 0,
-           "Write the ONNX inference graph with seeded random weights, as `export-model --format onnx`.")
+      .def(
+          "graph_hash",
+          [](const Architecture& a, const DesignSpace* space) {
+            if (space) space->validate(a);
+            return graph_hash(a, space ? space->label_form() : LabelForm::kAuto);
+          },
+          py::arg("space") = nullptr,
+          "SHA-256 Weisfeiler-Lehman hash of the architecture graph, as `flexnas graph hash` "
+          "(with a space: validated against it and hashed in its label form).")
+      .def(
+          "ged",
+          [](const Architecture& a, py::handle other, const DesignSpace* space,
+             const std::string& method) {
+            const DesignSpace def = space ? DesignSpace() : load_space("flexibert-test", {}, false);
+            const auto costs = OpCosts::for_space(space ? *space : def);
+            GedOptions opt;
+            if (method == "exact")
+              opt.method = GedMethod::kExact;
+            else if (method == "bipartite")
+              opt.method = GedMethod::kBipartite;
+            else if (method != "auto")
+              throw InputError("method '" + method + "' is not one of: auto, exact, bipartite");
+            const Architecture b = to_arch(other);
+            py::gil_scoped_release release;
+            return ged(a, b, costs, opt).distance;
+          },
+          py::arg("other"), py::arg("space") = nullptr, py::arg("method") = "auto",
+          "Graph edit distance to `other` under the FlexiBERT cost model of `space` "
+          "(default flexibert-test), as `flexnas graph ged`.")
+      .def(
+          "evaluate",
+          [](const Architecture& a, py::handle evaluators, std::uint64_t seed, int threads) {
+            return evaluate_all(a, evaluators, seed, threads);
+          },
+          py::arg("evaluators"), py::arg("seed") = 0, py::arg("threads") = 1,
+          "Values of one evaluator spec ('params', 'flops:seq=256', 'train:task=mqar') or a "
+          "list of specs, as {name: float}; as `flexnas evaluate`.")
+      .def(
+          "hf_config",
+          [](const Architecture& a, int vocab, int max_positions, int num_labels) {
+            ExportOptions o;
+            o.vocab = vocab;
+            o.max_positions = max_positions;
+            o.num_labels = num_labels;
+            return to_py(hf_config(a, o));
+          },
+          py::arg("vocab") = 30522, py::arg("max_positions") = 512, py::arg("num_labels") = 2,
+          "Hugging Face-style config.json (model_type flexibert), as `export-model --format hf`.")
+      .def(
+          "export_onnx",
+          [](const Architecture& a, const std::string& path, int vocab, int seq, int num_labels,
+             int max_positions, std::uint64_t seed) {
+            ExportOptions o;
+            o.vocab = vocab;
+            o.seq = seq;
+            o.num_labels = num_labels;
+            o.max_positions = max_positions;
+            o.seed = seed;
+            write_file_atomic(path, to_onnx(a, o));
+          },
+          py::arg("path"), py::arg("vocab") = 30522, py::arg("seq") = 128,
+          py::arg("num_labels") = 2, py::arg("max_positions") = 512, py::arg("seed") = 0,
+          "Write the ONNX inference graph with seeded random weights, as `export-model --format "
+          "onnx`.")
       .def("__eq__", [](const Architecture& a, const Architecture& b) { return a == b; })
       .def("__hash__", [](const Architecture& a) { return py::hash(py::str(to_string(a))); })
-      .def("__repr__", [](const Architecture& a) { return "flexnas.Architecture(" + to_string(a) + ")"; })
+      .def("__repr__",
+           [](const Architecture& a) { return "flexnas.Architecture(" + to_string(a) + ")"; })
       .def("__str__", [](const Architecture& a) { return to_string(a); });
   // Model dicts and JSON text convert implicitly wherever an Architecture is expected.
   py::implicitly_convertible<py::dict, Architecture>();
@@ -405,31 +445,44 @@ A design space: a built-in name (flexibert-test, ...; Space.builtin_names()) or 
       .def_readonly("name", &DesignSpace::name)
       .def_readonly("description", &DesignSpace::description)
       .def_readonly("hetero", &DesignSpace::hetero, "Heads of one layer may differ.")
-      .def("count", [](const DesignSpace& s, std::optional<int> layers) {
-             return big(layers ? s.count(*layers) : s.count());
-           }, py::arg("layers") = py::none(),
-           "Exact number of distinct architectures (of depth `layers` when given).")
-      .def("sample", [](const DesignSpace& s, std::uint64_t seed) {
-             Rng rng(seed);
-             return model_dict(s.sample(rng));
-           }, py::arg("seed") = 0,
-           "One architecture drawn uniformly (every architecture equally likely), as a model "
-           "dict; the first line of `flexnas space sample --seed SEED`.")
-      .def("samples", [](const DesignSpace& s, int n, std::uint64_t seed) {
-             if (n < 1) throw InputError("n must be positive");
-             Rng rng(seed);
-             py::list l;
-             for (int i = 0; i < n; ++i) l.append(model_dict(s.sample(rng)));
-             return l;
-           }, py::arg("n"), py::arg("seed") = 0,
-           "n architectures, as `flexnas space sample -n N --seed SEED`.")
-      .def("validate", [](const DesignSpace& s, py::handle model) { s.validate(to_arch(model)); },
-           py::arg("model"),
-           "Raise flexnas.InputError naming the field, layer and allowed values when the model "
-           "is not in the space.")
-      .def("contains", [](const DesignSpace& s, py::handle model) { return s.contains(to_arch(model)); },
-           py::arg("model"))
-      .def("__contains__", [](const DesignSpace& s, py::handle model) { return s.contains(to_arch(model)); })
+      .def(
+          "count",
+          [](const DesignSpace& s, std::optional<int> layers) {
+            return big(layers ? s.count(*layers) : s.count());
+          },
+          py::arg("layers") = py::none(),
+          "Exact number of distinct architectures (of depth `layers` when given).")
+      .def(
+          "sample",
+          [](const DesignSpace& s, std::uint64_t seed) {
+            Rng rng(seed);
+            return model_dict(s.sample(rng));
+          },
+          py::arg("seed") = 0,
+          "One architecture drawn uniformly (every architecture equally likely), as a model "
+          "dict; the first line of `flexnas space sample --seed SEED`.")
+      .def(
+          "samples",
+          [](const DesignSpace& s, int n, std::uint64_t seed) {
+            if (n < 1) throw InputError("n must be positive");
+            Rng rng(seed);
+            py::list l;
+            for (int i = 0; i < n; ++i) l.append(model_dict(s.sample(rng)));
+            return l;
+          },
+          py::arg("n"), py::arg("seed") = 0,
+          "n architectures, as `flexnas space sample -n N --seed SEED`.")
+      .def(
+          "validate", [](const DesignSpace& s, py::handle model) { s.validate(to_arch(model)); },
+          py::arg("model"),
+          "Raise flexnas.InputError naming the field, layer and allowed values when the model "
+          "is not in the space.")
+      .def(
+          "contains",
+          [](const DesignSpace& s, py::handle model) { return s.contains(to_arch(model)); },
+          py::arg("model"))
+      .def("__contains__",
+           [](const DesignSpace& s, py::handle model) { return s.contains(to_arch(model)); })
       .def("to_yaml", &DesignSpace::to_yaml, "The space as YAML.")
       .def("__repr__", [](const DesignSpace& s) { return "flexnas.Space('" + s.name + "')"; });
 
@@ -443,168 +496,200 @@ An evaluator from its spec, as --evaluator takes it: 'params', 'flops:seq=256',
              e.spec = spec;
              e.e = registry().create(spec);
              return e;
-           }), py::arg("spec"))
+           }),
+           py::arg("spec"))
       .def_property_readonly("name", [](const PyEvaluator& e) { return e.e->name(); })
       .def_property_readonly("spec", [](const PyEvaluator& e) { return e.spec; })
       .def_property_readonly("options", [](const PyEvaluator& e) { return e.e->options(); })
-      .def("provides", [](const PyEvaluator& e) {
-             py::list l;
-             for (const auto& v : e.e->provides()) {
-               py::dict d;
-               d["name"] = v.name;
-               d["unit"] = v.unit;
-               d["direction"] = v.direction == Direction::kMaximize ? "max" : "min";
-               d["description"] = v.description;
-               l.append(d);
-             }
-             return l;
-           }, "The values it provides: name, unit, direction (min/max), description.")
-      .def("__call__", [](PyEvaluator& e, py::handle model, std::uint64_t seed, int threads) {
-             return run_evaluator(*e.e, to_arch(model), seed, threads, e.mu.get());
-           }, py::arg("model"), py::arg("seed") = 0, py::arg("threads") = 1)
+      .def(
+          "provides",
+          [](const PyEvaluator& e) {
+            py::list l;
+            for (const auto& v : e.e->provides()) {
+              py::dict d;
+              d["name"] = v.name;
+              d["unit"] = v.unit;
+              d["direction"] = v.direction == Direction::kMaximize ? "max" : "min";
+              d["description"] = v.description;
+              l.append(d);
+            }
+            return l;
+          },
+          "The values it provides: name, unit, direction (min/max), description.")
+      .def(
+          "__call__",
+          [](PyEvaluator& e, py::handle model, std::uint64_t seed, int threads) {
+            return run_evaluator(*e.e, to_arch(model), seed, threads, e.mu.get());
+          },
+          py::arg("model"), py::arg("seed") = 0, py::arg("threads") = 1)
       .def("__repr__", [](const PyEvaluator& e) { return "flexnas.Evaluator('" + e.spec + "')"; });
-  m.def("evaluator_names", [] { return registry().names(); }, "Registered evaluator names.");
+  m.def(
+      "evaluator_names", [] { return registry().names(); }, "Registered evaluator names.");
 
   // ---- Study ---------------------------------------------------------------------------------
-  auto study = py::class_<PyStudy>(m, "Study", R"doc(
+  auto study =
+      py::class_<PyStudy>(m, "Study", R"doc(
 A study directory (the SQLite database `search` writes). Study.load opens it read-only
 without the lock, so it can be read while a search runs; every call reads the current state.)doc")
-      .def_static("load", [](const std::string& dir) {
-             PyStudy s;
-             s.dir = dir;
-             s.ro = Study::open(dir, false);
-             return s;
-           }, py::arg("dir"), "Open an existing study; flexnas.InputError when there is none.")
-      .def_property_readonly("dir", [](const PyStudy& s) { return s.dir; })
-      .def_property_readonly("config", [](const PyStudy& s) { return to_py(s.ro->config()); },
-                             "The study's definition: space, evaluators, objectives, policy, seed, ...")
-      .def_property_readonly("objectives", [](const PyStudy& s) {
-             std::vector<std::string> o;
-             for (const auto& x : s.objectives()) o.push_back(x.str());
-             return o;
-           })
-      .def("trials", [](const PyStudy& s) {
-             const auto cons = s.ro->constraints();
-             py::list l;
-             for (const auto& t : s.ro->trials()) l.append(trial_dict(t, cons));
-             return l;
-           }, "Every trial in id order: id, model, hash, values, status (ok/failed/asked), ...")
-      .def("pareto", [](const PyStudy& s) {
-             const auto cons = s.ro->constraints();
-             py::list l;
-             for (const auto& t : pareto_set(s.ro->trials(), s.objectives(), cons)) l.append(trial_dict(t, cons));
-             return l;
-           }, "The Pareto set of the finished trials (constrained domination), as pareto.json.")
-      .def("best", [](const PyStudy& s) -> py::object {
-             const auto cons = s.ro->constraints();
-             if (auto b = best_trial(s.ro->trials(), s.objectives(), cons)) return trial_dict(*b, cons);
-             return py::none();
-           }, "The best feasible trial by the first objective, or None (as best.json).")
-      .def("__repr__", [](const PyStudy& s) { return "flexnas.Study('" + s.dir + "')"; });
+          .def_static(
+              "load",
+              [](const std::string& dir) {
+                PyStudy s;
+                s.dir = dir;
+                s.ro = Study::open(dir, false);
+                return s;
+              },
+              py::arg("dir"), "Open an existing study; flexnas.InputError when there is none.")
+          .def_property_readonly("dir", [](const PyStudy& s) { return s.dir; })
+          .def_property_readonly(
+              "config", [](const PyStudy& s) { return to_py(s.ro->config()); },
+              "The study's definition: space, evaluators, objectives, policy, seed, ...")
+          .def_property_readonly("objectives",
+                                 [](const PyStudy& s) {
+                                   std::vector<std::string> o;
+                                   for (const auto& x : s.objectives()) o.push_back(x.str());
+                                   return o;
+                                 })
+          .def(
+              "trials",
+              [](const PyStudy& s) {
+                const auto cons = s.ro->constraints();
+                py::list l;
+                for (const auto& t : s.ro->trials()) l.append(trial_dict(t, cons));
+                return l;
+              },
+              "Every trial in id order: id, model, hash, values, status (ok/failed/asked), ...")
+          .def(
+              "pareto",
+              [](const PyStudy& s) {
+                const auto cons = s.ro->constraints();
+                py::list l;
+                for (const auto& t : pareto_set(s.ro->trials(), s.objectives(), cons))
+                  l.append(trial_dict(t, cons));
+                return l;
+              },
+              "The Pareto set of the finished trials (constrained domination), as pareto.json.")
+          .def(
+              "best",
+              [](const PyStudy& s) -> py::object {
+                const auto cons = s.ro->constraints();
+                if (auto b = best_trial(s.ro->trials(), s.objectives(), cons))
+                  return trial_dict(*b, cons);
+                return py::none();
+              },
+              "The best feasible trial by the first objective, or None (as best.json).")
+          .def("__repr__", [](const PyStudy& s) { return "flexnas.Study('" + s.dir + "')"; });
 #if FLEXNAS_PY_ASK_TELL
   study
-      .def_static("create", [](const std::string& dir, std::optional<std::string> space,
-                               std::optional<std::vector<py::object>> pool,
-                               std::vector<std::string> objectives,
-                               std::vector<std::string> evaluators,
-                               std::vector<std::string> constraints, std::string policy,
-                               std::size_t budget, std::size_t batch, std::uint64_t seed,
-                               std::vector<std::string> stop_at, std::size_t patience,
-                               double lease) {
-             StudyDefinition d;
-             d.space = space.value_or("");
-             if (pool)
-               for (const auto& mdl : *pool) d.pool.push_back(to_arch(mdl));
-             d.objectives = std::move(objectives);
-             d.evaluators = std::move(evaluators);
-             d.constraints = std::move(constraints);
-             d.policy = std::move(policy);
-             if (budget < 1 || batch < 1) throw InputError("budget and batch must be positive");
-             if (lease < 0) throw InputError("lease must not be negative");
-             d.budget = budget;
-             d.batch = batch;
-             d.seed = seed;
-             d.stop_at = std::move(stop_at);
-             d.patience = patience;
-             PyStudy s;
-             s.dir = dir;
-             {
-               py::gil_scoped_release release;
-               s.at = AskTell::create(dir, d.config(), lease);
-               s.ro = Study::open(dir, false);
-             }
-             return s;
-           }, py::arg("dir"), py::kw_only(), py::arg("space") = py::none(),
-           py::arg("pool") = py::none(), py::arg("objectives"),
-           py::arg("evaluators") = std::vector<std::string>{},
-           py::arg("constraints") = std::vector<std::string>{}, py::arg("policy") = "auto",
-           py::arg("budget") = 100, py::arg("batch") = 4, py::arg("seed") = 0,
-           py::arg("stop_at") = std::vector<std::string>{}, py::arg("patience") = 0,
-           py::arg("lease") = 0.0,
-           "Create the study DIR for ask/tell from the options of `flexnas search` / `flexnas "
-           "ask`: a space (built-in name or YAML file) or a pool of model dicts, objectives "
-           "('accuracy:max'; values told by you or given by `evaluators`), constraints, policy, "
-           "budget, batch, seed, stop_at, patience; `lease`: seconds after which a trial "
-           "asked and not told is handed out again (0: only with reissue).")
-      .def("ask", [](PyStudy& s, bool reissue, const std::string& form) {
-             // As `flexnas ask --form`: not "standard", which could only fail once the trial
-             // was handed out (a hetero trial has no standard form).
-             if (form != "auto" && form != "hetero")
-               throw InputError("form '" + form + "' is not one of: auto, hetero");
-             const auto f = parse_dict_form(form);
-             auto& at = s.ask_tell();
-             AskResult r;
-             {
-               py::gil_scoped_release release;
-               r = at.ask(reissue);
-             }
-             py::dict d;
-             switch (r.status) {
-               case AskResult::Status::kTrial:
-                 d["trial"] = r.trial.id;
-                 d["batch"] = r.trial.batch;
-                 d["given"] = r.times_given;
-                 d["hash"] = r.trial.hash;
-                 d["model"] = model_dict(r.trial.arch, f);
-                 break;
-               case AskResult::Status::kDone:
-                 d["done"] = r.done_because;
-                 break;
-               case AskResult::Status::kWait: {
-                 py::list ids;
-                 for (const auto& [id, when] : r.out) ids.append(id);
-                 d["wait"] = ids;
-                 break;
-               }
-             }
-             return d;
-           }, py::arg("reissue") = false, py::arg("form") = "auto",
-           "The next trial, as `flexnas ask` prints it: {trial, batch, given, hash, model}; "
-           "{done: why} when the study is complete (budget, exhausted, a stop rule); {wait: "
-           "[ids]} when every trial of the open batch is out and the policy needs their values "
-           "(tell them, or ask with reissue=True).")
-      .def("tell", [](PyStudy& s, std::int64_t trial, std::optional<py::dict> values,
-                      std::optional<std::string> failed) {
-             if (values.has_value() == failed.has_value())
-               throw InputError("tell: give values={NAME: NUMBER, ...} or failed=REASON");
-             auto& at = s.ask_tell();
-             Trial t;
-             if (failed) {
-               py::gil_scoped_release release;
-               t = at.tell_failed(trial, *failed);
-             } else {
-               const Values v = values_from_json(to_json_value(*values, "values"));
-               py::gil_scoped_release release;
-               t = at.tell(trial, v);
-             }
-             return to_py(Study::trial_json(t, at.setup().constraints));
-           }, py::arg("trial"), py::arg("values") = py::none(), py::kw_only(),
-           py::arg("failed") = py::none(),
-           "Record a trial's values ({'accuracy': 0.81}: every objective and constraint) or "
-           "its failure (failed='reason'), as `flexnas tell`; returns the trial as "
-           "trials.jsonl stores it.")
-      .def("close", [](PyStudy& s) { s.at.reset(); },
-           "Let go of the study's lock (ask and tell take it on first use).")
+      .def_static(
+          "create",
+          [](const std::string& dir, std::optional<std::string> space,
+             std::optional<std::vector<py::object>> pool, std::vector<std::string> objectives,
+             std::vector<std::string> evaluators, std::vector<std::string> constraints,
+             std::string policy, std::size_t budget, std::size_t batch, std::uint64_t seed,
+             std::vector<std::string> stop_at, std::size_t patience, double lease) {
+            StudyDefinition d;
+            d.space = space.value_or("");
+            if (pool)
+              for (const auto& mdl : *pool) d.pool.push_back(to_arch(mdl));
+            d.objectives = std::move(objectives);
+            d.evaluators = std::move(evaluators);
+            d.constraints = std::move(constraints);
+            d.policy = std::move(policy);
+            if (budget < 1 || batch < 1) throw InputError("budget and batch must be positive");
+            if (lease < 0) throw InputError("lease must not be negative");
+            d.budget = budget;
+            d.batch = batch;
+            d.seed = seed;
+            d.stop_at = std::move(stop_at);
+            d.patience = patience;
+            PyStudy s;
+            s.dir = dir;
+            {
+              py::gil_scoped_release release;
+              s.at = AskTell::create(dir, d.config(), lease);
+              s.ro = Study::open(dir, false);
+            }
+            return s;
+          },
+          py::arg("dir"), py::kw_only(), py::arg("space") = py::none(),
+          py::arg("pool") = py::none(), py::arg("objectives"),
+          py::arg("evaluators") = std::vector<std::string>{},
+          py::arg("constraints") = std::vector<std::string>{}, py::arg("policy") = "auto",
+          py::arg("budget") = 100, py::arg("batch") = 4, py::arg("seed") = 0,
+          py::arg("stop_at") = std::vector<std::string>{}, py::arg("patience") = 0,
+          py::arg("lease") = 0.0,
+          "Create the study DIR for ask/tell from the options of `flexnas search` / `flexnas "
+          "ask`: a space (built-in name or YAML file) or a pool of model dicts, objectives "
+          "('accuracy:max'; values told by you or given by `evaluators`), constraints, policy, "
+          "budget, batch, seed, stop_at, patience; `lease`: seconds after which a trial "
+          "asked and not told is handed out again (0: only with reissue).")
+      .def(
+          "ask",
+          [](PyStudy& s, bool reissue, const std::string& form) {
+            // As `flexnas ask --form`: not "standard", which could only fail once the trial
+            // was handed out (a hetero trial has no standard form).
+            if (form != "auto" && form != "hetero")
+              throw InputError("form '" + form + "' is not one of: auto, hetero");
+            const auto f = parse_dict_form(form);
+            auto& at = s.ask_tell();
+            AskResult r;
+            {
+              py::gil_scoped_release release;
+              r = at.ask(reissue);
+            }
+            py::dict d;
+            switch (r.status) {
+              case AskResult::Status::kTrial:
+                d["trial"] = r.trial.id;
+                d["batch"] = r.trial.batch;
+                d["given"] = r.times_given;
+                d["hash"] = r.trial.hash;
+                d["model"] = model_dict(r.trial.arch, f);
+                break;
+              case AskResult::Status::kDone:
+                d["done"] = r.done_because;
+                break;
+              case AskResult::Status::kWait: {
+                py::list ids;
+                for (const auto& [id, when] : r.out) ids.append(id);
+                d["wait"] = ids;
+                break;
+              }
+            }
+            return d;
+          },
+          py::arg("reissue") = false, py::arg("form") = "auto",
+          "The next trial, as `flexnas ask` prints it: {trial, batch, given, hash, model}; "
+          "{done: why} when the study is complete (budget, exhausted, a stop rule); {wait: "
+          "[ids]} when every trial of the open batch is out and the policy needs their values "
+          "(tell them, or ask with reissue=True).")
+      .def(
+          "tell",
+          [](PyStudy& s, std::int64_t trial, std::optional<py::dict> values,
+             std::optional<std::string> failed) {
+            if (values.has_value() == failed.has_value())
+              throw InputError("tell: give values={NAME: NUMBER, ...} or failed=REASON");
+            auto& at = s.ask_tell();
+            Trial t;
+            if (failed) {
+              py::gil_scoped_release release;
+              t = at.tell_failed(trial, *failed);
+            } else {
+              const Values v = values_from_json(to_json_value(*values, "values"));
+              py::gil_scoped_release release;
+              t = at.tell(trial, v);
+            }
+            return to_py(Study::trial_json(t, at.setup().constraints));
+          },
+          py::arg("trial"), py::arg("values") = py::none(), py::kw_only(),
+          py::arg("failed") = py::none(),
+          "Record a trial's values ({'accuracy': 0.81}: every objective and constraint) or "
+          "its failure (failed='reason'), as `flexnas tell`; returns the trial as "
+          "trials.jsonl stores it.")
+      .def(
+          "close", [](PyStudy& s) { s.at.reset(); },
+          "Let go of the study's lock (ask and tell take it on first use).")
       .def("__enter__", [](py::object self) { return self; })
       .def("__exit__", [](PyStudy& s, py::args) { s.at.reset(); });
 #endif
@@ -627,88 +712,116 @@ thread at a time.)doc")
              c.threads = threads;
              c.max_positions = max_positions;
              return std::make_unique<train::Model>(to_arch(model), c, seed);
-           }), py::arg("model"), py::arg("vocab"), py::arg("seq") = 128, py::arg("num_classes") = 2,
+           }),
+           py::arg("model"), py::arg("vocab"), py::arg("seq") = 128, py::arg("num_classes") = 2,
            py::arg("token_level") = false, py::arg("dropout") = 0.1f, py::arg("seed") = 0,
            py::arg("threads") = 1, py::arg("max_positions") = 512)
       .def_property_readonly("architecture", &train::Model::architecture)
       .def_property_readonly("num_parameters", &train::Model::num_parameters)
-      .def("param_names", [](train::Model& tm) {
-             std::vector<std::string> n;
-             for (auto* p : tm.params()) n.push_back(p->name);
-             return n;
-           }, "Parameter names, in checkpoint order.")
-      .def("params", [](train::Model& tm) {
-             py::dict d;
-             for (auto* p : tm.params()) d[py::str(p->name)] = to_array(p->value);
-             return d;
-           }, "{name: copy of the value} (2-D float32; vectors are 1 x n).")
-      .def("grads", [](train::Model& tm) {
-             py::dict d;
-             for (auto* p : tm.params()) d[py::str(p->name)] = to_array(p->grad);
-             return d;
-           }, "{name: copy of the gradient accumulated by step(train=True)}.")
-      .def("set_param", [](train::Model& tm, const std::string& name, const Floats& v) {
-             auto& p = param_named(tm, name);
-             if (v.size() != p.value.size())
-               throw InputError("TrainModel.set_param " + name + ": " + std::to_string(v.size()) +
-                                " values, the parameter has " + std::to_string(p.value.size()));
-             std::memcpy(p.value.data(), v.data(), static_cast<std::size_t>(v.size()) * sizeof(float));
-           }, py::arg("name"), py::arg("value"), "Overwrite one parameter (row-major values).")
-      .def("zero_grad", [](train::Model& tm) {
+      .def(
+          "param_names",
+          [](train::Model& tm) {
+            std::vector<std::string> n;
+            for (auto* p : tm.params()) n.push_back(p->name);
+            return n;
+          },
+          "Parameter names, in checkpoint order.")
+      .def(
+          "params",
+          [](train::Model& tm) {
+            py::dict d;
+            for (auto* p : tm.params()) d[py::str(p->name)] = to_array(p->value);
+            return d;
+          },
+          "{name: copy of the value} (2-D float32; vectors are 1 x n).")
+      .def(
+          "grads",
+          [](train::Model& tm) {
+            py::dict d;
+            for (auto* p : tm.params()) d[py::str(p->name)] = to_array(p->grad);
+            return d;
+          },
+          "{name: copy of the gradient accumulated by step(train=True)}.")
+      .def(
+          "set_param",
+          [](train::Model& tm, const std::string& name, const Floats& v) {
+            auto& p = param_named(tm, name);
+            if (v.size() != p.value.size())
+              throw InputError("TrainModel.set_param " + name + ": " + std::to_string(v.size()) +
+                               " values, the parameter has " + std::to_string(p.value.size()));
+            std::memcpy(p.value.data(), v.data(),
+                        static_cast<std::size_t>(v.size()) * sizeof(float));
+          },
+          py::arg("name"), py::arg("value"), "Overwrite one parameter (row-major values).")
+      .def("zero_grad",
+           [](train::Model& tm) {
              for (auto* p : tm.params()) p->grad.setZero();
            })
-      .def("step", [](train::Model& tm, const Ids& tokens, const Ids& targets, bool training,
-                      std::uint64_t seed) {
-             if (tokens.ndim() != 2) throw InputError("TrainModel.step: tokens must be 2-D [batch, seq]");
-             train::Batch b;
-             b.batch = static_cast<int>(tokens.shape(0));
-             b.seq = static_cast<int>(tokens.shape(1));
-             b.tokens.assign(tokens.data(), tokens.data() + tokens.size());
-             b.targets.assign(targets.data(), targets.data() + targets.size());
-             train::StepResult r;
-             {
-               py::gil_scoped_release release;
-               r = tm.step(b, training, seed);
-             }
-             py::dict d;
-             d["loss"] = r.loss;
-             d["correct"] = r.correct;
-             d["scored"] = r.scored;
-             return d;
-           }, py::arg("tokens"), py::arg("targets"), py::arg("train") = false, py::arg("seed") = 0,
-           "Forward (and with train=True, dropout from `seed` and backward, adding to the "
-           "gradients) on int token ids [batch, seq]; targets [batch] (or [batch, seq] token "
-           "level, -1 unscored). Returns {loss, correct, scored}.")
-      .def("logits", [](const train::Model& tm) { return to_array(tm.logits()); },
-           "Logits of the last step: [batch, classes] (token level: [batch*seq, classes]).")
-      .def("save", &train::Model::save, py::arg("path"), "Write a checkpoint (`flexnas train --save`).")
+      .def(
+          "step",
+          [](train::Model& tm, const Ids& tokens, const Ids& targets, bool training,
+             std::uint64_t seed) {
+            if (tokens.ndim() != 2)
+              throw InputError("TrainModel.step: tokens must be 2-D [batch, seq]");
+            train::Batch b;
+            b.batch = static_cast<int>(tokens.shape(0));
+            b.seq = static_cast<int>(tokens.shape(1));
+            b.tokens.assign(tokens.data(), tokens.data() + tokens.size());
+            b.targets.assign(targets.data(), targets.data() + targets.size());
+            train::StepResult r;
+            {
+              py::gil_scoped_release release;
+              r = tm.step(b, training, seed);
+            }
+            py::dict d;
+            d["loss"] = r.loss;
+            d["correct"] = r.correct;
+            d["scored"] = r.scored;
+            return d;
+          },
+          py::arg("tokens"), py::arg("targets"), py::arg("train") = false, py::arg("seed") = 0,
+          "Forward (and with train=True, dropout from `seed` and backward, adding to the "
+          "gradients) on int token ids [batch, seq]; targets [batch] (or [batch, seq] token "
+          "level, -1 unscored). Returns {loss, correct, scored}.")
+      .def(
+          "logits", [](const train::Model& tm) { return to_array(tm.logits()); },
+          "Logits of the last step: [batch, classes] (token level: [batch*seq, classes]).")
+      .def("save", &train::Model::save, py::arg("path"),
+           "Write a checkpoint (`flexnas train --save`).")
       .def("load", &train::Model::load, py::arg("path"), "Read a checkpoint of this architecture.")
-      .def("export_onnx", [](const train::Model& tm, const std::string& path, std::optional<int> seq) {
-             const auto& c = tm.config();
-             if (c.token_level)
-               throw InputError("export_onnx: the ONNX graph has the pooled classification head; "
-                                "this model is token level");
-             ExportOptions eo;
-             eo.vocab = c.vocab;
-             eo.seq = seq.value_or(c.seq);
-             eo.num_labels = c.num_classes;
-             eo.max_positions = c.max_positions;
-             eo.weights = [&](const std::string& name, const std::vector<std::int64_t>& dims,
-                              std::vector<float>& out) { return tm.export_weight(name, dims, out); };
-             write_file_atomic(path, to_onnx(tm.architecture(), eo));
-           }, py::arg("path"), py::arg("seq") = py::none(),
-           "Write the ONNX inference graph with these weights (`flexnas train --onnx`).");
+      .def(
+          "export_onnx",
+          [](const train::Model& tm, const std::string& path, std::optional<int> seq) {
+            const auto& c = tm.config();
+            if (c.token_level)
+              throw InputError(
+                  "export_onnx: the ONNX graph has the pooled classification head; "
+                  "this model is token level");
+            ExportOptions eo;
+            eo.vocab = c.vocab;
+            eo.seq = seq.value_or(c.seq);
+            eo.num_labels = c.num_classes;
+            eo.max_positions = c.max_positions;
+            eo.weights = [&](const std::string& name, const std::vector<std::int64_t>& dims,
+                             std::vector<float>& out) { return tm.export_weight(name, dims, out); };
+            write_file_atomic(path, to_onnx(tm.architecture(), eo));
+          },
+          py::arg("path"), py::arg("seq") = py::none(),
+          "Write the ONNX inference graph with these weights (`flexnas train --onnx`).");
 
-  m.def("load_task", [](const std::map<std::string, std::string>& options, std::uint64_t seed) {
-          train::TaskData t;
-          {
-            py::gil_scoped_release release;
-            t = train::make_task(options, seed);
-          }
-          return task_dict(t);
-        }, py::arg("options"), py::arg("seed") = 0,
-        "A training task as the `train` evaluator builds it from its options "
-        "({'task': 'tsv', 'train': ..., 'test': ..., 'vocab': ..., 'seq': '64'}): name, vocab, "
-        "num_classes, token_level, seq, train_tokens [n, seq] / train_targets, test_tokens / "
-        "test_targets (int32 numpy arrays), majority_baseline.");
+  m.def(
+      "load_task",
+      [](const std::map<std::string, std::string>& options, std::uint64_t seed) {
+        train::TaskData t;
+        {
+          py::gil_scoped_release release;
+          t = train::make_task(options, seed);
+        }
+        return task_dict(t);
+      },
+      py::arg("options"), py::arg("seed") = 0,
+      "A training task as the `train` evaluator builds it from its options "
+      "({'task': 'tsv', 'train': ..., 'test': ..., 'vocab': ..., 'seq': '64'}): name, vocab, "
+      "num_classes, token_level, seq, train_tokens [n, seq] / train_targets, test_tokens / "
+      "test_targets (int32 numpy arrays), majority_baseline.");
 }

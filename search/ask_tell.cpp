@@ -15,7 +15,8 @@ nlohmann::json StudyDefinition::config() const {
   if (objectives.empty()) throw InputError("give at least one --objective");
   nlohmann::json c;
   c["version"] = 1;
-  c["space"] = space.empty() ? nlohmann::json() : nlohmann::json(DesignSpace::load(space).to_yaml());
+  c["space"] =
+      space.empty() ? nlohmann::json() : nlohmann::json(DesignSpace::load(space).to_yaml());
   if (!pool.empty()) {
     nlohmann::json p = nlohmann::json::array();
     for (const auto& a : pool) p.push_back(nlohmann::json::parse(to_string(a)));
@@ -49,7 +50,8 @@ StudySetup study_setup(const nlohmann::json& c) {
   for (const auto& k : c.at("constraints"))
     s.constraints.push_back(Constraint::parse(k.get<std::string>()));
   if (c.contains("stop_at"))
-    for (const auto& k : c.at("stop_at")) s.stop_at.push_back(Constraint::parse(k.get<std::string>()));
+    for (const auto& k : c.at("stop_at"))
+      s.stop_at.push_back(Constraint::parse(k.get<std::string>()));
   std::optional<DesignSpace> space;
   if (!c.at("space").is_null())
     space = DesignSpace::from_yaml(c.at("space").get<std::string>(), "study space");
@@ -227,7 +229,9 @@ void AskTell::replay() {
   next_batch_ = batches.empty() ? 0 : batches.rbegin()->first + 1;
 }
 
-AskResult AskTell::ask(bool reissue) { return ask(reissue, wall_now()); }
+AskResult AskTell::ask(bool reissue) {
+  return ask(reissue, wall_now());
+}
 
 AskResult AskTell::ask(bool reissue, double now) {
   if (!policy_) replay();
@@ -253,7 +257,8 @@ AskResult AskTell::ask(bool reissue, double now) {
     for (const auto& a : archs) hashes.push_back(setup_.domain->key(a));
     const double policy_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    for (auto& t : study_->add_asked(next_batch_, archs, hashes, policy_s)) all_.push_back(std::move(t));
+    for (auto& t : study_->add_asked(next_batch_, archs, hashes, policy_s))
+      all_.push_back(std::move(t));
     asked_total_ += archs.size();
     open_batch_ = next_batch_++;
   }
@@ -290,8 +295,9 @@ AskResult AskTell::ask(bool reissue, double now) {
 const Trial& AskTell::checked_open(std::int64_t id) const {
   if (id < 0 || id >= static_cast<std::int64_t>(all_.size()))
     throw InputError("study " + study_->dir() + " has no trial " + std::to_string(id) +
-                     (all_.empty() ? std::string(" (no trial was asked yet)")
-                                   : " (its trials are 0 to " + std::to_string(all_.size() - 1) + ")"));
+                     (all_.empty()
+                          ? std::string(" (no trial was asked yet)")
+                          : " (its trials are 0 to " + std::to_string(all_.size() - 1) + ")"));
   const auto& t = all_[static_cast<std::size_t>(id)];
   if (t.finished())
     throw InputError("trial " + std::to_string(id) + " was already told (" + to_string(t.state) +
@@ -301,7 +307,9 @@ const Trial& AskTell::checked_open(std::int64_t id) const {
   return t;
 }
 
-Trial AskTell::tell(std::int64_t id, const Values& values) { return tell(id, values, wall_now()); }
+Trial AskTell::tell(std::int64_t id, const Values& values) {
+  return tell(id, values, wall_now());
+}
 
 Trial AskTell::tell(std::int64_t id, const Values& values, double now) {
   Trial t = checked_open(id);
@@ -325,8 +333,8 @@ Trial AskTell::tell(std::int64_t id, const Values& values, double now) {
   }
   auto lacks = [&](const std::string& name, const std::string& what) {
     if (all.count(name)) return;
-    throw InputError("the values lack " + what + " '" + name + "' (told: " +
-                     nlohmann::json(values).dump() + ")");
+    throw InputError("the values lack " + what + " '" + name +
+                     "' (told: " + nlohmann::json(values).dump() + ")");
   };
   for (const auto& o : setup_.objectives) lacks(o.name, "objective");
   for (const auto& k : setup_.constraints) lacks(k.name, "constraint");
@@ -356,7 +364,8 @@ Trial AskTell::finish_failed(Trial t, const std::string& reason, double now) {
 
 Trial AskTell::finish(Trial t, double now) {
   const auto issued = study_->issued();
-  if (auto it = issued.find(t.id); it != issued.end()) t.eval_seconds = std::max(0.0, now - it->second.at);
+  if (auto it = issued.find(t.id); it != issued.end())
+    t.eval_seconds = std::max(0.0, now - it->second.at);
   study_->finish(t, setup_.objectives, setup_.constraints);
   all_[static_cast<std::size_t>(t.id)] = t;
   if (policy_ && open_batch_ && t.batch == *open_batch_) {

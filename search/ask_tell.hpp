@@ -28,10 +28,10 @@ namespace flexnas {
 // The definition of a study, as `search` and `ask` take it: what to search, how to score
 // it, which policy, how long.
 struct StudyDefinition {
-  std::string space;                    // built-in name or YAML file; "" with a pool alone
-  std::vector<Architecture> pool;       // search this finite list instead (may use space)
-  std::vector<std::string> evaluators;  // "name:key=value,..." specs
-  std::vector<std::string> objectives;  // "accuracy:max"; the first is the primary
+  std::string space;                     // built-in name or YAML file; "" with a pool alone
+  std::vector<Architecture> pool;        // search this finite list instead (may use space)
+  std::vector<std::string> evaluators;   // "name:key=value,..." specs
+  std::vector<std::string> objectives;   // "accuracy:max"; the first is the primary
   std::vector<std::string> constraints;  // "params<=5e6"
   std::string policy = "auto";           // auto: evolution for one objective, nsga2 for several
   std::size_t budget = 100;              // finished trials the study ends with
@@ -66,8 +66,8 @@ std::vector<std::string> told_value_names(const nlohmann::json& config,
 struct AskResult {
   enum class Status { kTrial, kWait, kDone };
   Status status = Status::kDone;
-  Trial trial;             // kTrial
-  int times_given = 0;     // kTrial: 1 the first time, 2 when given again, ...
+  Trial trial;               // kTrial
+  int times_given = 0;       // kTrial: 1 the first time, 2 when given again, ...
   std::string done_because;  // kDone: "budget", "exhausted" or a stop rule's reason
   // kWait: the trials out (handed out, not told yet) and when each was last handed out.
   std::vector<std::pair<std::int64_t, double>> out;

@@ -23,11 +23,11 @@ namespace flexnas {
 namespace {
 
 struct BoshnasPolicyOptions {
-  std::string surrogate = "boshnas";   // any surrogate registry name (gp for the GP-BO baseline)
+  std::string surrogate = "boshnas";  // any surrogate registry name (gp for the GP-BO baseline)
   // embedding (Transformer2vec) or naive, either with +stats (log params, log FLOPs, depth)
   std::string encoding = "embedding+stats";
-  std::size_t init = 8;                // random trials before the surrogate is used
-  double kappa = 2;  // z = mu - kappa * sigma (robust from 1 to 3, see docs/search.md)
+  std::size_t init = 8;  // random trials before the surrogate is used
+  double kappa = 2;      // z = mu - kappa * sigma (robust from 1 to 3, see docs/search.md)
   double p_uncertain = 0.1, p_random = 0.1;
   int patience = 5;                    // steps without improvement before aleatoric is added
   std::size_t space_candidates = 256;  // per ask in a design space
@@ -74,7 +74,8 @@ class BoshnasPolicy : public Policy {
   std::vector<Architecture> ask(std::size_t n) override {
     std::vector<Architecture> out;
     auto take_random = [&] {
-      auto a = opt_.by_depth && ctx_.domain->is_pool() ? sample_by_depth() : ctx_.domain->sample(rng_);
+      auto a =
+          opt_.by_depth && ctx_.domain->is_pool() ? sample_by_depth() : ctx_.domain->sample(rng_);
       if (a && ctx_.domain->claim(*a)) out.push_back(std::move(*a));
       return a.has_value();
     };
@@ -166,7 +167,8 @@ class BoshnasPolicy : public Policy {
       if (opt_.p_local > 0 && incumbent.size() == cx.cols() && u(rng_) < opt_.p_local) {
         std::vector<std::pair<double, std::size_t>> d;
         for (std::size_t i = 0; i < n_cands; ++i)
-          if (!used[i]) d.emplace_back((cx.row(static_cast<Eigen::Index>(i)) - incumbent).squaredNorm(), i);
+          if (!used[i])
+            d.emplace_back((cx.row(static_cast<Eigen::Index>(i)) - incumbent).squaredNorm(), i);
         const std::size_t k = std::min(opt_.local_k, d.size());
         std::partial_sort(d.begin(), d.begin() + static_cast<std::ptrdiff_t>(k), d.end());
         for (std::size_t j = 0; j < k; ++j) pool_of.push_back(d[j].second);
@@ -291,8 +293,8 @@ class BoshnasPolicy : public Policy {
     auto it = by_depth.begin();
     std::advance(it, std::uniform_int_distribution<std::size_t>(0, by_depth.size() - 1)(rng_));
     const auto& members = it->second;
-    return ctx_.domain->pool()[members[std::uniform_int_distribution<std::size_t>(
-        0, members.size() - 1)(rng_)]];
+    return ctx_.domain
+        ->pool()[members[std::uniform_int_distribution<std::size_t>(0, members.size() - 1)(rng_)]];
   }
 
   std::map<std::string, std::string> surrogate_options(std::uint64_t seed) const {
@@ -367,53 +369,52 @@ class BoshnasPolicy : public Policy {
 }  // namespace
 
 void register_boshnas_policy(PolicyRegistry& r) {
-  r.add({"boshnas",
-         "BOSHNAS: Bayesian neural surrogate over the embedding, optimistic acquisition, "
-         "exploit/uncertain/random mix",
-         {{"surrogate", "boshnas"},
-          {"encoding", "embedding+stats"},
-          {"init", "8"},
-          {"kappa", "2"},
-          {"optimizer", "scan"},
-          {"p_uncertain", "0.1"},
-          {"p_random", "0.1"},
-          {"ensemble", "1"},
-          {"acquisition", "ucb"},
-          {"p_local", "0"},
-          {"local_k", "16"},
-          {"random", "depth"}},
-         true,
-         [](const PolicyContext& c, const std::map<std::string, std::string>& o) {
-           BoshnasPolicyOptions opt;
-           opt.surrogate = o.at("surrogate");
-           opt.encoding = o.at("encoding");
-           opt.optimizer = o.at("optimizer");
-           opt.acquisition = o.at("acquisition");
-           if (o.at("random") != "uniform" && o.at("random") != "depth")
-             throw InputError("policy boshnas: random=" + o.at("random") +
-                              " is not uniform or depth");
-           opt.by_depth = o.at("random") == "depth";
-           if (opt.acquisition != "ucb" && opt.acquisition != "ts")
-             throw InputError("policy boshnas: acquisition=" + opt.acquisition +
-                              " is not ucb or ts");
-           if (opt.optimizer != "scan" && opt.optimizer != "gobi")
-             throw InputError("policy boshnas: optimizer=" + opt.optimizer +
-                              " is not scan or gobi");
-           const std::string at = "policy boshnas: option ";
-           opt.init = parse_integer<std::size_t>(o.at("init"), at + "init");
-           opt.kappa = parse_real(o.at("kappa"), at + "kappa", 0);
-           opt.p_uncertain = parse_real(o.at("p_uncertain"), at + "p_uncertain", 0, 1);
-           opt.p_random = parse_real(o.at("p_random"), at + "p_random", 0, 1);
-           opt.ensemble = parse_integer<int>(o.at("ensemble"), at + "ensemble", 1, 64);
-           opt.p_local = parse_real(o.at("p_local"), at + "p_local", 0, 1);
-           opt.local_k = parse_integer<std::size_t>(o.at("local_k"), at + "local_k", 1);
-           if (opt.p_uncertain < 0 || opt.p_random < 0 || opt.p_uncertain + opt.p_random > 1)
-             throw InputError(
-                 "policy boshnas: p_uncertain and p_random must be >= 0 with a sum <= 1");
-           for (const auto& [k, v] : o)
-             if (k.rfind("surrogate.", 0) == 0) opt.surrogate_options[k.substr(10)] = v;
-           return std::make_unique<BoshnasPolicy>(c, opt);
-         }});
+  r.add(
+      {"boshnas",
+       "BOSHNAS: Bayesian neural surrogate over the embedding, optimistic acquisition, "
+       "exploit/uncertain/random mix",
+       {{"surrogate", "boshnas"},
+        {"encoding", "embedding+stats"},
+        {"init", "8"},
+        {"kappa", "2"},
+        {"optimizer", "scan"},
+        {"p_uncertain", "0.1"},
+        {"p_random", "0.1"},
+        {"ensemble", "1"},
+        {"acquisition", "ucb"},
+        {"p_local", "0"},
+        {"local_k", "16"},
+        {"random", "depth"}},
+       true,
+       [](const PolicyContext& c, const std::map<std::string, std::string>& o) {
+         BoshnasPolicyOptions opt;
+         opt.surrogate = o.at("surrogate");
+         opt.encoding = o.at("encoding");
+         opt.optimizer = o.at("optimizer");
+         opt.acquisition = o.at("acquisition");
+         if (o.at("random") != "uniform" && o.at("random") != "depth")
+           throw InputError("policy boshnas: random=" + o.at("random") +
+                            " is not uniform or depth");
+         opt.by_depth = o.at("random") == "depth";
+         if (opt.acquisition != "ucb" && opt.acquisition != "ts")
+           throw InputError("policy boshnas: acquisition=" + opt.acquisition + " is not ucb or ts");
+         if (opt.optimizer != "scan" && opt.optimizer != "gobi")
+           throw InputError("policy boshnas: optimizer=" + opt.optimizer + " is not scan or gobi");
+         const std::string at = "policy boshnas: option ";
+         opt.init = parse_integer<std::size_t>(o.at("init"), at + "init");
+         opt.kappa = parse_real(o.at("kappa"), at + "kappa", 0);
+         opt.p_uncertain = parse_real(o.at("p_uncertain"), at + "p_uncertain", 0, 1);
+         opt.p_random = parse_real(o.at("p_random"), at + "p_random", 0, 1);
+         opt.ensemble = parse_integer<int>(o.at("ensemble"), at + "ensemble", 1, 64);
+         opt.p_local = parse_real(o.at("p_local"), at + "p_local", 0, 1);
+         opt.local_k = parse_integer<std::size_t>(o.at("local_k"), at + "local_k", 1);
+         if (opt.p_uncertain < 0 || opt.p_random < 0 || opt.p_uncertain + opt.p_random > 1)
+           throw InputError(
+               "policy boshnas: p_uncertain and p_random must be >= 0 with a sum <= 1");
+         for (const auto& [k, v] : o)
+           if (k.rfind("surrogate.", 0) == 0) opt.surrogate_options[k.substr(10)] = v;
+         return std::make_unique<BoshnasPolicy>(c, opt);
+       }});
 }
 
 }  // namespace flexnas

@@ -100,8 +100,7 @@ std::optional<Architecture> SearchDomain::snap(const Architecture& a, Rng& rng) 
   std::size_t arg = pool_.size();
   for (std::size_t i = 0; i < pool_.size(); ++i) {
     if (seen(pool_keys_[i])) continue;
-    const double d =
-        (e.points().row(static_cast<Eigen::Index>(i)).transpose() - x).squaredNorm();
+    const double d = (e.points().row(static_cast<Eigen::Index>(i)).transpose() - x).squaredNorm();
     if (d < best) {
       best = d;
       arg = i;

@@ -69,10 +69,10 @@ Eigen::MatrixXd CandidateEncoder::encode(const std::vector<Architecture>& archs)
       x.row(static_cast<Eigen::Index>(i)) = it->second;
       continue;
     }
-    if (stats_)
-      x.row(static_cast<Eigen::Index>(i)).tail(kStatsColumns) = stats_columns(archs[i]);
+    if (stats_) x.row(static_cast<Eigen::Index>(i)).tail(kStatsColumns) = stats_columns(archs[i]);
     if (base_ == "naive") {
-      x.row(static_cast<Eigen::Index>(i)).head(base_dim) = naive_encoding(archs[i], domain_.space());
+      x.row(static_cast<Eigen::Index>(i)).head(base_dim) =
+          naive_encoding(archs[i], domain_.space());
     } else if (domain_.is_pool() && domain_.pool_index(keys[i]) >= 0) {
       x.row(static_cast<Eigen::Index>(i)).head(base_dim) =
           domain_.embedding()->points().row(domain_.pool_index(keys[i]));

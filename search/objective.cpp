@@ -14,7 +14,8 @@ namespace flexnas {
 
 Values values_from_json(const nlohmann::json& j) {
   if (!j.is_object())
-    throw InputError(R"(values must be a JSON object of value name -> number, e.g. {"accuracy": 0.81})");
+    throw InputError(
+        R"(values must be a JSON object of value name -> number, e.g. {"accuracy": 0.81})");
   Values v;
   for (const auto& [k, x] : j.items()) {
     if (!x.is_number())

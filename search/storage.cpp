@@ -16,8 +16,8 @@
 
 #include "search/study_config.hpp"
 #include "space/error.hpp"
-#include "space/numbers.hpp"
 #include "space/file_io.hpp"
+#include "space/numbers.hpp"
 
 namespace flexnas {
 namespace fs = std::filesystem;
@@ -417,10 +417,13 @@ std::vector<Trial> pareto_set(const std::vector<Trial>& trials,
         break;
       }
     if (dominated) continue;
-    std::erase_if(front, [&](const Kept& f) { return constrained_dominates(k.point, k.violation, f.point, f.violation); });
+    std::erase_if(front, [&](const Kept& f) {
+      return constrained_dominates(k.point, k.violation, f.point, f.violation);
+    });
     front.push_back(std::move(k));
   }
-  std::sort(front.begin(), front.end(), [](const Kept& a, const Kept& b) { return a.index < b.index; });
+  std::sort(front.begin(), front.end(),
+            [](const Kept& a, const Kept& b) { return a.index < b.index; });
   std::vector<Trial> out;
   for (const auto& f : front) out.push_back(trials[f.index]);
   return out;

@@ -68,15 +68,21 @@ const std::array<OpInfo, 5>& op_table() {
   static const std::array<OpInfo, 5> t{{
       {Op::kSdp, Family::kSa, "sdp", 3, "scaled dot-product self-attention"},
       {Op::kWma, Family::kSa, "wma", 3, "weighted multiplicative self-attention (Q W K^T)"},
-      {Op::kDft, Family::kL, "dft", 1, "FNet mixing: real part of the 2-D discrete Fourier transform"},
+      {Op::kDft, Family::kL, "dft", 1,
+       "FNet mixing: real part of the 2-D discrete Fourier transform"},
       {Op::kDct, Family::kL, "dct", 1, "FNet-style mixing: 2-D discrete cosine transform"},
-      {Op::kConv, Family::kC, "", 1, "depthwise-separable convolution over the sequence (odd kernel size)"},
+      {Op::kConv, Family::kC, "", 1,
+       "depthwise-separable convolution over the sequence (odd kernel size)"},
   }};
   return t;
 }
 
-const OpInfo& op_info(Op op) { return op_table()[static_cast<std::size_t>(op)]; }
-Family family_of(Op op) { return op_info(op).family; }
+const OpInfo& op_info(Op op) {
+  return op_table()[static_cast<std::size_t>(op)];
+}
+Family family_of(Op op) {
+  return op_info(op).family;
+}
 
 Head::Head(Family f, const std::string& param, const std::string& where) {
   if (f == Family::kC) {
@@ -134,18 +140,29 @@ void optional_list(const nlohmann::json& j, const char* name, std::size_t l,
   if (!j.contains(name)) return;
   const auto& v = list_of(j, name, l);
   for (std::size_t i = 0; i < l; ++i) {
-    if (!v[i].is_string()) throw InputError(idx(name, i) + ": expected a string, got " + v[i].dump());
+    if (!v[i].is_string())
+      throw InputError(idx(name, i) + ": expected a string, got " + v[i].dump());
     layers[i].*member = parse(v[i].get<std::string>(), idx(name, i));
   }
 }
 
 }  // namespace
 
-const char* to_string(Family f) { return kFamilyNames[static_cast<int>(f)]; }
-const char* to_string(AttnKernel k) { return kKernelNames[static_cast<int>(k)]; }
-const char* to_string(Activation a) { return kActivationNames[static_cast<int>(a)]; }
-const char* to_string(NormKind n) { return kNormNames[static_cast<int>(n)]; }
-const char* to_string(NormPlacement p) { return kPlacementNames[static_cast<int>(p)]; }
+const char* to_string(Family f) {
+  return kFamilyNames[static_cast<int>(f)];
+}
+const char* to_string(AttnKernel k) {
+  return kKernelNames[static_cast<int>(k)];
+}
+const char* to_string(Activation a) {
+  return kActivationNames[static_cast<int>(a)];
+}
+const char* to_string(NormKind n) {
+  return kNormNames[static_cast<int>(n)];
+}
+const char* to_string(NormPlacement p) {
+  return kPlacementNames[static_cast<int>(p)];
+}
 
 Family parse_family(const std::string& s, const std::string& where) {
   return parse_enum<Family>(s, kFamilyNames, where, "operation");
@@ -215,12 +232,14 @@ Architecture architecture_from_json(const nlohmann::json& j) {
   for (std::size_t i = 0; i < n_layers; ++i) {
     Layer& L = a.layers[i];
     L.hidden = as_int(h[i], idx("h", i));
-    if (L.hidden < 1) throw InputError(idx("h", i) + " = " + std::to_string(L.hidden) + " must be positive");
+    if (L.hidden < 1)
+      throw InputError(idx("h", i) + " = " + std::to_string(L.hidden) + " must be positive");
     if (!f[i].is_array() || f[i].empty())
       throw InputError(idx("f", i) + ": expected a non-empty list of widths, got " + f[i].dump());
     for (std::size_t k = 0; k < f[i].size(); ++k) {
       int w = as_int(f[i][k], idx("f", i) + "[" + std::to_string(k) + "]");
-      if (w < 1) throw InputError(idx("f", i) + ": width " + std::to_string(w) + " must be positive");
+      if (w < 1)
+        throw InputError(idx("f", i) + ": width " + std::to_string(w) + " must be positive");
       L.ff.push_back(w);
     }
   }
@@ -230,12 +249,14 @@ Architecture architecture_from_json(const nlohmann::json& j) {
     for (std::size_t i = 0; i < n_layers; ++i) {
       Layer& L = a.layers[i];
       if (!o[i].is_array() || o[i].empty())
-        throw InputError(idx("o", i) + ": expected a non-empty list of heads like \"sa_sdp_64\", got " +
+        throw InputError(idx("o", i) +
+                         ": expected a non-empty list of heads like \"sa_sdp_64\", got " +
                          o[i].dump());
       int size0 = 0;
       for (std::size_t k = 0; k < o[i].size(); ++k) {
         std::string where = idx("o", i) + "[" + std::to_string(k) + "]";
-        if (!o[i][k].is_string()) throw InputError(where + ": expected a string, got " + o[i][k].dump());
+        if (!o[i][k].is_string())
+          throw InputError(where + ": expected a string, got " + o[i][k].dump());
         int size = 0;
         L.heads.push_back(parse_head_string(o[i][k].get<std::string>(), where, size));
         if (k == 0) size0 = size;
@@ -245,10 +266,10 @@ Architecture architecture_from_json(const nlohmann::json& j) {
       }
       // FlexiBERT 2.0: every head has h // n dimensions (12 heads of 21 in a layer of 256).
       if (size0 != L.hidden / L.num_heads())
-        throw InputError(idx("o", i) + ": " + std::to_string(L.num_heads()) + " heads of size " +
-                         std::to_string(size0) + " do not fit hidden size h = " +
-                         std::to_string(L.hidden) + " (the head size is h // n = " +
-                         std::to_string(L.hidden / L.num_heads()) + ")");
+        throw InputError(
+            idx("o", i) + ": " + std::to_string(L.num_heads()) + " heads of size " +
+            std::to_string(size0) + " do not fit hidden size h = " + std::to_string(L.hidden) +
+            " (the head size is h // n = " + std::to_string(L.hidden / L.num_heads()) + ")");
     }
   } else {
     const auto& n = list_of(j, "n", n_layers);
@@ -258,9 +279,11 @@ Architecture architecture_from_json(const nlohmann::json& j) {
       if (!o[i].is_string())
         throw InputError(idx("o", i) + ": expected an operation (sa, l, c), got " + o[i].dump());
       const Family fam = parse_family(o[i].get<std::string>(), idx("o", i));
-      const Head head(fam, as_param(p[i], idx("p", i)), idx("p", i) + " (o = " + to_string(fam) + ")");
+      const Head head(fam, as_param(p[i], idx("p", i)),
+                      idx("p", i) + " (o = " + to_string(fam) + ")");
       int heads = as_int(n[i], idx("n", i));
-      if (heads < 1) throw InputError(idx("n", i) + " = " + std::to_string(heads) + " must be positive");
+      if (heads < 1)
+        throw InputError(idx("n", i) + " = " + std::to_string(heads) + " must be positive");
       if (heads > L.hidden)  // head size h // n would be 0
         throw InputError(idx("n", i) + " = " + std::to_string(heads) + " heads exceed h = " +
                          std::to_string(L.hidden) + " (each head needs h // n >= 1 dimensions)");
@@ -280,14 +303,15 @@ Architecture architecture_from_string(const std::string& text) {
 }
 
 nlohmann::ordered_json to_json(const Architecture& a, DictForm form) {
-  if (form == DictForm::kAuto) form = a.standard_expressible() ? DictForm::kStandard : DictForm::kHetero;
+  if (form == DictForm::kAuto)
+    form = a.standard_expressible() ? DictForm::kStandard : DictForm::kHetero;
   if (form == DictForm::kStandard && !a.standard_expressible())
     throw InputError("model: a layer mixes head operations; only the hetero form can express it");
   nlohmann::ordered_json j;
   j["l"] = a.num_layers();
   nlohmann::ordered_json o = nlohmann::ordered_json::array(), h = nlohmann::ordered_json::array(),
-                 n = nlohmann::ordered_json::array(), f = nlohmann::ordered_json::array(),
-                 p = nlohmann::ordered_json::array();
+                         n = nlohmann::ordered_json::array(), f = nlohmann::ordered_json::array(),
+                         p = nlohmann::ordered_json::array();
   for (const auto& L : a.layers) {
     h.push_back(L.hidden);
     f.push_back(L.ff);
@@ -321,6 +345,8 @@ nlohmann::ordered_json to_json(const Architecture& a, DictForm form) {
   return j;
 }
 
-std::string to_string(const Architecture& a, DictForm form) { return to_json(a, form).dump(); }
+std::string to_string(const Architecture& a, DictForm form) {
+  return to_json(a, form).dump();
+}
 
 }  // namespace flexnas

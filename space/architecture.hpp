@@ -44,7 +44,7 @@ struct OpInfo {
   // Input projections one head takes from the layer input, in units of the head size:
   // query, key and value for attention, the value alone otherwise (the value comes last).
   int projections;
-  const char* what;   // one line for listings
+  const char* what;  // one line for listings
 };
 // One row per Op, in enum order.
 const std::array<OpInfo, 5>& op_table();
@@ -65,7 +65,9 @@ struct Head {
   Family family() const { return family_of(op); }
   // The parameter as the model dict spells it: "sdp", "dct", "9".
   std::string param() const;
-  friend bool operator==(const Head& a, const Head& b) { return a.op == b.op && a.kernel == b.kernel; }
+  friend bool operator==(const Head& a, const Head& b) {
+    return a.op == b.op && a.kernel == b.kernel;
+  }
   // Ordered as (family, parameter text): the order heads are sorted in stored model dicts.
   friend std::strong_ordering operator<=>(const Head& a, const Head& b);
 };

@@ -22,7 +22,9 @@ std::string set_text(const std::vector<int>& v) {
   return s + "}";
 }
 
-std::string to_string(const BigInt& v) { return v.str(); }
+std::string to_string(const BigInt& v) {
+  return v.str();
+}
 
 namespace {
 
@@ -46,7 +48,9 @@ BigInt binomial(int n, int k) {
 }
 
 // Number of multisets of size n drawn from k kinds.
-BigInt multisets(int k, int n) { return k == 0 ? BigInt(n == 0 ? 1 : 0) : binomial(n + k - 1, n); }
+BigInt multisets(int k, int n) {
+  return k == 0 ? BigInt(n == 0 ? 1 : 0) : binomial(n + k - 1, n);
+}
 
 BigInt ipow(BigInt b, int e) {
   BigInt r = 1;
@@ -116,8 +120,7 @@ std::vector<int> int_list(const YAML::Node& n, const std::string& where) {
 }
 
 std::vector<std::string> string_list(const YAML::Node& n, const std::string& where) {
-  if (!n.IsSequence() || n.size() == 0)
-    throw InputError(where + ": expected a non-empty list");
+  if (!n.IsSequence() || n.size() == 0) throw InputError(where + ": expected a non-empty list");
   std::vector<std::string> v;
   for (const auto& e : n) {
     if (!e.IsScalar()) throw InputError(where + ": expected scalar entries");
@@ -161,8 +164,8 @@ DesignSpace DesignSpace::load(const std::string& name_or_path) {
   if (!std::filesystem::is_regular_file(name_or_path, ec)) {
     std::string names;
     for (const auto& n : builtin_names()) names += (names.empty() ? "" : ", ") + n;
-    throw InputError("space '" + name_or_path +
-                     "' is neither a built-in space (" + names + ") nor a readable file");
+    throw InputError("space '" + name_or_path + "' is neither a built-in space (" + names +
+                     ") nor a readable file");
   }
   std::ifstream in(name_or_path);
   std::stringstream ss;
@@ -182,8 +185,9 @@ DesignSpace DesignSpace::from_yaml(const std::string& text, const std::string& o
   DesignSpace s;
   s.name = std::filesystem::path(origin).stem().string();
   static const std::set<std::string> known{
-      "name", "description", "layers", "layers_per_stack", "mixed_ff", "hetero", "hidden",
-      "heads", "head_size", "operations", "ff", "attn_kernel", "activation", "norm", "norm_placement"};
+      "name",       "description", "layers",        "layers_per_stack", "mixed_ff", "hetero",
+      "hidden",     "heads",       "head_size",     "operations",       "ff",       "attn_kernel",
+      "activation", "norm",        "norm_placement"};
   try {
     for (const auto& kv : root) {
       const auto key = kv.first.as<std::string>();
@@ -194,24 +198,36 @@ DesignSpace DesignSpace::from_yaml(const std::string& text, const std::string& o
         for (const auto& n : known) k += (k.empty() ? "" : ", ") + n;
         throw InputError(where + ": unknown key (known: " + k + ")");
       }
-      if (key == "name") s.name = v.as<std::string>();
-      else if (key == "description") s.description = v.as<std::string>();
-      else if (key == "layers") s.layers = int_list(v, where);
-      else if (key == "layers_per_stack") s.layers_per_stack = as_int(v, where);
-      else if (key == "mixed_ff") s.mixed_ff = as_bool(v, where);
-      else if (key == "hetero") s.hetero = as_bool(v, where);
-      else if (key == "hidden") s.hidden = int_list(v, where);
-      else if (key == "heads") s.heads = int_list(v, where);
+      if (key == "name")
+        s.name = v.as<std::string>();
+      else if (key == "description")
+        s.description = v.as<std::string>();
+      else if (key == "layers")
+        s.layers = int_list(v, where);
+      else if (key == "layers_per_stack")
+        s.layers_per_stack = as_int(v, where);
+      else if (key == "mixed_ff")
+        s.mixed_ff = as_bool(v, where);
+      else if (key == "hetero")
+        s.hetero = as_bool(v, where);
+      else if (key == "hidden")
+        s.hidden = int_list(v, where);
+      else if (key == "heads")
+        s.heads = int_list(v, where);
       else if (key == "head_size") {
         const auto m = v.as<std::string>();
         if (m != "divides" && m != "floor")
-          throw InputError(where + ": '" + m + "' is not a head-size rule (allowed: divides, floor)");
+          throw InputError(where + ": '" + m +
+                           "' is not a head-size rule (allowed: divides, floor)");
         s.head_size_floor = m == "floor";
-      }
-      else if (key == "attn_kernel") s.attn_kernels = enum_list<AttnKernel>(v, where, parse_attn_kernel);
-      else if (key == "activation") s.activations = enum_list<Activation>(v, where, parse_activation);
-      else if (key == "norm") s.norms = enum_list<NormKind>(v, where, parse_norm);
-      else if (key == "norm_placement") s.placements = enum_list<NormPlacement>(v, where, parse_norm_placement);
+      } else if (key == "attn_kernel")
+        s.attn_kernels = enum_list<AttnKernel>(v, where, parse_attn_kernel);
+      else if (key == "activation")
+        s.activations = enum_list<Activation>(v, where, parse_activation);
+      else if (key == "norm")
+        s.norms = enum_list<NormKind>(v, where, parse_norm);
+      else if (key == "norm_placement")
+        s.placements = enum_list<NormPlacement>(v, where, parse_norm_placement);
       else if (key == "operations") {
         if (!v.IsMap()) throw InputError(where + ": expected a mapping of family -> parameters");
         for (const auto& op : v) {
@@ -223,9 +239,12 @@ DesignSpace DesignSpace::from_yaml(const std::string& text, const std::string& o
         if (!v.IsMap()) throw InputError(where + ": expected a mapping with depth and width");
         for (const auto& e : v) {
           const auto k = e.first.as<std::string>();
-          if (k == "depth") s.ff_depth = int_list(e.second, where + ".depth");
-          else if (k == "width") s.ff_width = int_list(e.second, where + ".width");
-          else throw InputError(where + "." + k + ": unknown key (known: depth, width)");
+          if (k == "depth")
+            s.ff_depth = int_list(e.second, where + ".depth");
+          else if (k == "width")
+            s.ff_width = int_list(e.second, where + ".width");
+          else
+            throw InputError(where + "." + k + ": unknown key (known: depth, width)");
         }
       }
     }
@@ -244,7 +263,8 @@ void DesignSpace::check() const {
   auto positive = [](const std::vector<int>& v, const char* what) {
     if (v.empty()) throw InputError(std::string(what) + ": missing or empty");
     for (int x : v)
-      if (x < 1) throw InputError(std::string(what) + ": " + std::to_string(x) + " must be positive");
+      if (x < 1)
+        throw InputError(std::string(what) + ": " + std::to_string(x) + " must be positive");
     if (std::set<int>(v.begin(), v.end()).size() != v.size())
       throw InputError(std::string(what) + ": " + set_text(v) + " lists a value twice");
   };
@@ -258,7 +278,8 @@ void DesignSpace::check() const {
   std::set<Family> fams;
   for (const auto& op : operations) {
     if (!fams.insert(op.family).second)
-      throw InputError(std::string("operations: family '") + to_string(op.family) + "' listed twice");
+      throw InputError(std::string("operations: family '") + to_string(op.family) +
+                       "' listed twice");
     for (const auto& p : op.params)
       (void)Head(op.family, p, std::string("operations.") + to_string(op.family));
   }
@@ -266,10 +287,12 @@ void DesignSpace::check() const {
   for (int h : hidden)
     for (int n : heads) any = any || heads_fit(h, n);
   if (!any)
-    throw InputError("no head count in " + set_text(heads) + (head_size_floor ? " fits" : " divides") +
-                     " a hidden size in " + set_text(hidden));
+    throw InputError("no head count in " + set_text(heads) +
+                     (head_size_floor ? " fits" : " divides") + " a hidden size in " +
+                     set_text(hidden));
   if (attn_kernels.empty() || activations.empty() || norms.empty() || placements.empty())
-    throw InputError("extension lists (attn_kernel, activation, norm, norm_placement) must not be empty");
+    throw InputError(
+        "extension lists (attn_kernel, activation, norm, norm_placement) must not be empty");
 }
 
 std::vector<Head> DesignSpace::head_ops() const {
@@ -299,7 +322,8 @@ BigInt DesignSpace::layer_choices() const {
   const auto split = split_ops(ops);
   const int total = static_cast<int>(ops.size()), other = static_cast<int>(split.other.size());
   BigInt ff = 0;
-  for (int d : ff_depth) ff += mixed_ff ? ipow(BigInt(ff_width.size()), d) : BigInt(ff_width.size());
+  for (int d : ff_depth)
+    ff += mixed_ff ? ipow(BigInt(ff_width.size()), d) : BigInt(ff_width.size());
   BigInt heads_ops = 0;
   for (int h : hidden)
     for (int n : heads) {
@@ -363,7 +387,8 @@ Layer DesignSpace::sample_layer(Rng& rng) const {
       L.heads = sample_multiset(split.other, cell->n, rng);
     }
   } else {
-    L.heads.assign(static_cast<std::size_t>(cell->n), pick(cell->attention ? split.attention : split.other, rng));
+    L.heads.assign(static_cast<std::size_t>(cell->n),
+                   pick(cell->attention ? split.attention : split.other, rng));
   }
   L.attn_kernel = cell->attention ? pick(attn_kernels, rng) : AttnKernel::kSoftmax;
   L.activation = pick(activations, rng);
@@ -389,13 +414,15 @@ Layer DesignSpace::sample_layer(Rng& rng) const {
 
 Architecture DesignSpace::from_stacks(const std::vector<Layer>& stacks, int l) const {
   Architecture a;
-  for (int i = 0; i < l; ++i) a.layers.push_back(stacks[static_cast<std::size_t>(i / layers_per_stack)]);
+  for (int i = 0; i < l; ++i)
+    a.layers.push_back(stacks[static_cast<std::size_t>(i / layers_per_stack)]);
   return a;
 }
 
 std::vector<Layer> DesignSpace::stacks_of(const Architecture& a) const {
   std::vector<Layer> s;
-  for (int i = 0; i < a.num_layers(); i += layers_per_stack) s.push_back(a.layers[static_cast<std::size_t>(i)]);
+  for (int i = 0; i < a.num_layers(); i += layers_per_stack)
+    s.push_back(a.layers[static_cast<std::size_t>(i)]);
   return s;
 }
 
@@ -418,7 +445,8 @@ Architecture DesignSpace::sample(Rng& rng) const {
 std::vector<Layer> DesignSpace::all_layers(std::uint64_t limit) const {
   if (layer_choices() > limit)
     throw InputError("space " + name + ": " + to_string(layer_choices()) +
-                     " layer configurations are too many to list (limit " + std::to_string(limit) + ")");
+                     " layer configurations are too many to list (limit " + std::to_string(limit) +
+                     ")");
   const auto ops = head_ops();
   std::vector<std::vector<int>> ffs;
   for (int d : ff_depth) {
@@ -451,7 +479,8 @@ std::vector<Layer> DesignSpace::all_layers(std::uint64_t limit) const {
         Layer L;
         L.hidden = h;
         L.heads = hs;
-        const auto kernels = L.has_attention() ? attn_kernels : std::vector<AttnKernel>{AttnKernel::kSoftmax};
+        const auto kernels =
+            L.has_attention() ? attn_kernels : std::vector<AttnKernel>{AttnKernel::kSoftmax};
         for (auto k : kernels)
           for (auto act : activations)
             for (auto nm : norms)
@@ -469,7 +498,8 @@ std::vector<Layer> DesignSpace::all_layers(std::uint64_t limit) const {
   return out;
 }
 
-void DesignSpace::enumerate(const std::function<bool(const Architecture&)>& fn, std::uint64_t limit) const {
+void DesignSpace::enumerate(const std::function<bool(const Architecture&)>& fn,
+                            std::uint64_t limit) const {
   if (count() > limit)
     throw InputError("space " + name + " holds " + to_string(count()) +
                      " architectures, more than the enumeration limit " + std::to_string(limit) +
@@ -492,52 +522,64 @@ void DesignSpace::enumerate(const std::function<bool(const Architecture&)>& fn, 
 void DesignSpace::validate(const Architecture& a) const {
   const std::string sp = "space " + name;
   if (!has(layers, a.num_layers()))
-    throw InputError("l = " + std::to_string(a.num_layers()) + " is not in " + sp + "'s layers " + set_text(layers));
+    throw InputError("l = " + std::to_string(a.num_layers()) + " is not in " + sp + "'s layers " +
+                     set_text(layers));
   const auto ops = head_ops();
   for (std::size_t j = 0; j < a.layers.size(); ++j) {
     const Layer& L = a.layers[j];
     const std::string at = "layer " + std::to_string(j + 1) + ": ";  // 1-based, as everywhere
     if (!has(hidden, L.hidden))
-      throw InputError(at + "h = " + std::to_string(L.hidden) + " is not in " + sp + "'s hidden sizes " + set_text(hidden));
+      throw InputError(at + "h = " + std::to_string(L.hidden) + " is not in " + sp +
+                       "'s hidden sizes " + set_text(hidden));
     if (!has(heads, L.num_heads()))
-      throw InputError(at + "n = " + std::to_string(L.num_heads()) + " heads is not in " + sp + "'s head counts " + set_text(heads));
+      throw InputError(at + "n = " + std::to_string(L.num_heads()) + " heads is not in " + sp +
+                       "'s head counts " + set_text(heads));
     if (!heads_fit(L.hidden, L.num_heads()))
-      throw InputError(at + "n = " + std::to_string(L.num_heads()) + " heads do not divide h = " + std::to_string(L.hidden) +
-                       " in " + sp + " (head_size: divides)");
+      throw InputError(at + "n = " + std::to_string(L.num_heads()) + " heads do not divide h = " +
+                       std::to_string(L.hidden) + " in " + sp + " (head_size: divides)");
     for (const auto& hd : L.heads) {
-      const auto fam = std::find_if(operations.begin(), operations.end(),
-                                    [&](const OperationChoice& c) { return c.family == hd.family(); });
+      const auto fam =
+          std::find_if(operations.begin(), operations.end(),
+                       [&](const OperationChoice& c) { return c.family == hd.family(); });
       if (fam == operations.end()) {
         std::string f;
-        for (const auto& c : operations) f += (f.empty() ? "" : ", ") + std::string(to_string(c.family));
-        throw InputError(at + "o = " + to_string(hd.family()) + " is not in " + sp + "'s operations {" + f + "}");
+        for (const auto& c : operations)
+          f += (f.empty() ? "" : ", ") + std::string(to_string(c.family));
+        throw InputError(at + "o = " + to_string(hd.family()) + " is not in " + sp +
+                         "'s operations {" + f + "}");
       }
       if (!has(fam->params, hd.param())) {
         std::string ps;
         for (const auto& p : fam->params) ps += (ps.empty() ? "" : ", ") + p;
-        throw InputError(at + "p = " + hd.param() + " is not a parameter of " + to_string(hd.family()) + " in " + sp +
-                         " (allowed: " + ps + ")");
+        throw InputError(at + "p = " + hd.param() + " is not a parameter of " +
+                         to_string(hd.family()) + " in " + sp + " (allowed: " + ps + ")");
       }
     }
     if (!hetero && !L.homogeneous())
       throw InputError(at + "heads mix operations, but " + sp + " is not hetero");
     if (L.has_attention() && !has(attn_kernels, L.attn_kernel))
-      throw InputError(at + "attn_kernel = " + to_string(L.attn_kernel) + " is not in " + sp + "'s " + names_text(attn_kernels));
+      throw InputError(at + "attn_kernel = " + to_string(L.attn_kernel) + " is not in " + sp +
+                       "'s " + names_text(attn_kernels));
     if (!has(activations, L.activation))
-      throw InputError(at + "activation = " + to_string(L.activation) + " is not in " + sp + "'s " + names_text(activations));
+      throw InputError(at + "activation = " + to_string(L.activation) + " is not in " + sp + "'s " +
+                       names_text(activations));
     if (!has(norms, L.norm))
-      throw InputError(at + "norm = " + to_string(L.norm) + " is not in " + sp + "'s " + names_text(norms));
+      throw InputError(at + "norm = " + to_string(L.norm) + " is not in " + sp + "'s " +
+                       names_text(norms));
     if (!has(placements, L.norm_placement))
-      throw InputError(at + "norm_placement = " + to_string(L.norm_placement) + " is not in " + sp + "'s " +
-                       names_text(placements));
+      throw InputError(at + "norm_placement = " + to_string(L.norm_placement) + " is not in " + sp +
+                       "'s " + names_text(placements));
     if (!has(ff_depth, static_cast<int>(L.ff.size())))
-      throw InputError(at + "f has " + std::to_string(L.ff.size()) + " dense layers, not in " + sp + "'s depths " +
-                       set_text(ff_depth));
+      throw InputError(at + "f has " + std::to_string(L.ff.size()) + " dense layers, not in " + sp +
+                       "'s depths " + set_text(ff_depth));
     for (int w : L.ff)
       if (!has(ff_width, w))
-        throw InputError(at + "f width " + std::to_string(w) + " is not in " + sp + "'s widths " + set_text(ff_width));
-    if (!mixed_ff && std::adjacent_find(L.ff.begin(), L.ff.end(), std::not_equal_to<>()) != L.ff.end())
-      throw InputError(at + "f = " + set_text(L.ff) + " mixes widths, but " + sp + " has mixed_ff: false");
+        throw InputError(at + "f width " + std::to_string(w) + " is not in " + sp + "'s widths " +
+                         set_text(ff_width));
+    if (!mixed_ff &&
+        std::adjacent_find(L.ff.begin(), L.ff.end(), std::not_equal_to<>()) != L.ff.end())
+      throw InputError(at + "f = " + set_text(L.ff) + " mixes widths, but " + sp +
+                       " has mixed_ff: false");
     if (j % static_cast<std::size_t>(layers_per_stack) != 0) {
       const Layer& first = a.layers[j - j % static_cast<std::size_t>(layers_per_stack)];
       auto c1 = Architecture{{L}}.canonical(), c2 = Architecture{{first}}.canonical();
@@ -584,14 +626,17 @@ Architecture DesignSpace::mutate(const Architecture& a, Rng& rng) const {
   const auto base = stacks_of(original);
   auto resize_heads = [&](Layer& L, int n) {
     if (hetero) {
-      while (L.num_heads() > n) L.heads.erase(L.heads.begin() + std::uniform_int_distribution<int>(0, L.num_heads() - 1)(rng));
+      while (L.num_heads() > n)
+        L.heads.erase(L.heads.begin() +
+                      std::uniform_int_distribution<int>(0, L.num_heads() - 1)(rng));
       while (L.num_heads() < n) L.heads.push_back(pick(ops, rng));
     } else {
       L.heads.assign(static_cast<std::size_t>(n), L.heads[0]);
     }
   };
   auto repair = [&](Layer& L) {
-    if (L.has_attention() && !has(attn_kernels, L.attn_kernel)) L.attn_kernel = pick(attn_kernels, rng);
+    if (L.has_attention() && !has(attn_kernels, L.attn_kernel))
+      L.attn_kernel = pick(attn_kernels, rng);
   };
   for (int attempt = 0; attempt < 200; ++attempt) {
     auto stacks = base;
@@ -619,7 +664,8 @@ Architecture DesignSpace::mutate(const Architecture& a, Rng& rng) const {
       }
       case 2: {  // operation of one head (hetero) or of the layer
         if (hetero) {
-          auto& hd = L.heads[std::uniform_int_distribution<std::size_t>(0, L.heads.size() - 1)(rng)];
+          auto& hd =
+              L.heads[std::uniform_int_distribution<std::size_t>(0, L.heads.size() - 1)(rng)];
           hd = pick_other(ops, hd, rng);
         } else {
           L.heads.assign(L.heads.size(), pick_other(ops, L.heads[0], rng));
@@ -630,13 +676,20 @@ Architecture DesignSpace::mutate(const Architecture& a, Rng& rng) const {
         if (!L.has_attention()) continue;
         L.attn_kernel = pick_other(attn_kernels, L.attn_kernel, rng);
         break;
-      case 4: L.activation = pick_other(activations, L.activation, rng); break;
-      case 5: L.norm = pick_other(norms, L.norm, rng); break;
-      case 6: L.norm_placement = pick_other(placements, L.norm_placement, rng); break;
+      case 4:
+        L.activation = pick_other(activations, L.activation, rng);
+        break;
+      case 5:
+        L.norm = pick_other(norms, L.norm, rng);
+        break;
+      case 6:
+        L.norm_placement = pick_other(placements, L.norm_placement, rng);
+        break;
       case 7: {  // feed-forward depth
         const int d = pick_other(ff_depth, static_cast<int>(L.ff.size()), rng);
         while (static_cast<int>(L.ff.size()) > d) L.ff.pop_back();
-        while (static_cast<int>(L.ff.size()) < d) L.ff.push_back(mixed_ff ? pick(ff_width, rng) : L.ff[0]);
+        while (static_cast<int>(L.ff.size()) < d)
+          L.ff.push_back(mixed_ff ? pick(ff_width, rng) : L.ff[0]);
         break;
       }
       case 8: {  // feed-forward width (one position when widths may mix)
@@ -659,8 +712,9 @@ Architecture DesignSpace::mutate(const Architecture& a, Rng& rng) const {
         l = pick(next, rng);
         const std::size_t want = static_cast<std::size_t>(num_stacks(l));
         while (stacks.size() > want)
-          stacks.erase(stacks.begin() + std::uniform_int_distribution<std::ptrdiff_t>(
-                                            0, static_cast<std::ptrdiff_t>(stacks.size()) - 1)(rng));
+          stacks.erase(stacks.begin() +
+                       std::uniform_int_distribution<std::ptrdiff_t>(
+                           0, static_cast<std::ptrdiff_t>(stacks.size()) - 1)(rng));
         while (stacks.size() < want)
           stacks.insert(stacks.begin() + std::uniform_int_distribution<std::ptrdiff_t>(
                                              0, static_cast<std::ptrdiff_t>(stacks.size()))(rng),
@@ -683,8 +737,10 @@ Architecture DesignSpace::crossover(const Architecture& a, const Architecture& b
   std::vector<Layer> child;
   for (std::size_t i = 0; i < static_cast<std::size_t>(num_stacks(l)); ++i) {
     const bool in_a = i < sa.size(), in_b = i < sb.size();
-    if (in_a && in_b) child.push_back(coin(rng) ? sa[i] : sb[i]);
-    else child.push_back(in_a ? sa[i] : sb[i]);
+    if (in_a && in_b)
+      child.push_back(coin(rng) ? sa[i] : sb[i]);
+    else
+      child.push_back(in_a ? sa[i] : sb[i]);
   }
   return from_stacks(child, l).canonical();
 }
@@ -702,7 +758,8 @@ std::string DesignSpace::to_yaml() const {
   out << YAML::Key << "heads" << YAML::Value << YAML::Flow << heads;
   if (head_size_floor) out << YAML::Key << "head_size" << YAML::Value << "floor";
   out << YAML::Key << "operations" << YAML::Value << YAML::BeginMap;
-  for (const auto& op : operations) out << YAML::Key << to_string(op.family) << YAML::Value << YAML::Flow << op.params;
+  for (const auto& op : operations)
+    out << YAML::Key << to_string(op.family) << YAML::Value << YAML::Flow << op.params;
   out << YAML::EndMap;
   out << YAML::Key << "ff" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "depth" << YAML::Value << YAML::Flow << ff_depth;

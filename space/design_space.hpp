@@ -27,20 +27,20 @@ class DesignSpace {
  public:
   std::string name;
   std::string description;
-  std::vector<int> layers;               // allowed encoder depths l
-  int layers_per_stack = 1;              // consecutive layers sharing one choice
-  bool mixed_ff = false;                 // widths inside one feed-forward stack may differ
-  bool hetero = false;                   // heads inside one layer may use different operations
-  std::vector<int> hidden;               // hidden sizes h
-  std::vector<int> heads;                // head counts n
+  std::vector<int> layers;   // allowed encoder depths l
+  int layers_per_stack = 1;  // consecutive layers sharing one choice
+  bool mixed_ff = false;     // widths inside one feed-forward stack may differ
+  bool hetero = false;       // heads inside one layer may use different operations
+  std::vector<int> hidden;   // hidden sizes h
+  std::vector<int> heads;    // head counts n
   // How n heads share hidden size h: false (YAML `head_size: divides`, the default): n must
   // divide h; true (`head_size: floor`, FlexiBERT 2.0): any n <= h, each head h // n wide.
   bool head_size_floor = false;
   // Whether a layer of hidden size h may have n heads in this space.
   bool heads_fit(int h, int n) const { return head_size_floor ? n <= h : h % n == 0; }
   std::vector<OperationChoice> operations;
-  std::vector<int> ff_depth;             // dense layers per feed-forward stack
-  std::vector<int> ff_width;             // widths of those dense layers
+  std::vector<int> ff_depth;  // dense layers per feed-forward stack
+  std::vector<int> ff_width;  // widths of those dense layers
   std::vector<AttnKernel> attn_kernels{AttnKernel::kSoftmax};
   std::vector<Activation> activations{Activation::kGelu};
   std::vector<NormKind> norms{NormKind::kLayerNorm};

@@ -10,9 +10,9 @@
 #include <random>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
+#include <nlohmann/json.hpp>
 
 #include "space/error.hpp"
 #include "space/numbers.hpp"
@@ -34,18 +34,19 @@ using Pair = std::pair<std::size_t, std::size_t>;
 // Distances of graph pairs, in parallel; each value depends only on its pair, so the
 // result does not depend on the thread count. Progress is reported between chunks from
 // the calling thread.
-std::vector<double> pair_distances(const std::vector<CostGraph>& graphs, const std::vector<Pair>& pairs,
-                                   const GedOptions& opt, const std::string& stage,
-                                   const EmbeddingOptions& eopt, std::size_t done_before,
-                                   std::size_t total) {
+std::vector<double> pair_distances(const std::vector<CostGraph>& graphs,
+                                   const std::vector<Pair>& pairs, const GedOptions& opt,
+                                   const std::string& stage, const EmbeddingOptions& eopt,
+                                   std::size_t done_before, std::size_t total) {
   std::vector<double> d(pairs.size());
   constexpr std::size_t kChunk = 8192;
   for (std::size_t begin = 0; begin < pairs.size(); begin += kChunk) {
     const std::size_t end = std::min(pairs.size(), begin + kChunk);
-    tbb::parallel_for(tbb::blocked_range<std::size_t>(begin, end), [&](const tbb::blocked_range<std::size_t>& r) {
-      for (std::size_t k = r.begin(); k != r.end(); ++k)
-        d[k] = ged(graphs[pairs[k].first], graphs[pairs[k].second], opt).distance;
-    });
+    tbb::parallel_for(tbb::blocked_range<std::size_t>(begin, end),
+                      [&](const tbb::blocked_range<std::size_t>& r) {
+                        for (std::size_t k = r.begin(); k != r.end(); ++k)
+                          d[k] = ged(graphs[pairs[k].first], graphs[pairs[k].second], opt).distance;
+                      });
     if (eopt.progress) eopt.progress(stage, done_before + end, total);
   }
   return d;
@@ -53,15 +54,18 @@ std::vector<double> pair_distances(const std::vector<CostGraph>& graphs, const s
 
 std::vector<CostGraph> cost_graphs(const std::vector<Architecture>& archs, const OpCosts& costs) {
   std::vector<CostGraph> g(archs.size());
-  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, archs.size()), [&](const tbb::blocked_range<std::size_t>& r) {
-    for (std::size_t i = r.begin(); i != r.end(); ++i) g[i] = costs.graph(archs[i]);
-  });
+  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, archs.size()),
+                    [&](const tbb::blocked_range<std::size_t>& r) {
+                      for (std::size_t i = r.begin(); i != r.end(); ++i)
+                        g[i] = costs.graph(archs[i]);
+                    });
   return g;
 }
 
 // Every architecture must belong to the space; the first bad one is named (serially, so
 // the message does not depend on scheduling).
-void validate_all(const std::vector<Architecture>& archs, const DesignSpace& space, const char* what) {
+void validate_all(const std::vector<Architecture>& archs, const DesignSpace& space,
+                  const char* what) {
   for (std::size_t i = 0; i < archs.size(); ++i) {
     try {
       space.validate(archs[i]);
@@ -77,15 +81,19 @@ void check_options(const EmbeddingOptions& opt) {
   };
   need(opt.dim >= 1 && opt.dim <= 1024, "dim " + std::to_string(opt.dim) + " is not in [1, 1024]");
   need(opt.landmarks >= 2, "landmarks " + std::to_string(opt.landmarks) + " is below 2");
-  need(opt.pairs_per_point >= 0, "pairs_per_point " + std::to_string(opt.pairs_per_point) + " is negative");
+  need(opt.pairs_per_point >= 0,
+       "pairs_per_point " + std::to_string(opt.pairs_per_point) + " is negative");
   need(opt.epochs >= 0, "epochs " + std::to_string(opt.epochs) + " is negative");
 }
 
 const char* method_name(GedMethod m) {
   switch (m) {
-    case GedMethod::kAuto: return "auto";
-    case GedMethod::kExact: return "exact";
-    case GedMethod::kBipartite: return "bipartite";
+    case GedMethod::kAuto:
+      return "auto";
+    case GedMethod::kExact:
+      return "exact";
+    case GedMethod::kBipartite:
+      return "bipartite";
   }
   return "auto";
 }
@@ -136,14 +144,15 @@ ClassicalMds classical_mds(const Eigen::MatrixXd& dist, int dim) {
   return r;
 }
 
-Eigen::MatrixXd lmds_triangulate(const ClassicalMds& mds, const Eigen::MatrixXd& dist_to_landmarks) {
+Eigen::MatrixXd lmds_triangulate(const ClassicalMds& mds,
+                                 const Eigen::MatrixXd& dist_to_landmarks) {
   Eigen::MatrixXd delta = dist_to_landmarks.array().square().matrix();
   delta.rowwise() -= mds.mean_sq.transpose();
   return -0.5 * delta * mds.pinv.transpose();
 }
 
-Eigen::VectorXd place_point(const Eigen::MatrixXd& landmarks, const Eigen::VectorXd& dist, double weight_exponent,
-                            int iterations) {
+Eigen::VectorXd place_point(const Eigen::MatrixXd& landmarks, const Eigen::VectorXd& dist,
+                            double weight_exponent, int iterations) {
   const Eigen::Index l = landmarks.rows(), dim = landmarks.cols();
   // Linear triangulation: subtracting the mean of |y - x_a|^2 = d_a^2 over a removes |y|^2.
   const Eigen::RowVectorXd centre = landmarks.colwise().mean();
@@ -162,7 +171,9 @@ Eigen::VectorXd place_point(const Eigen::MatrixXd& landmarks, const Eigen::Vecto
   Eigen::VectorXd w(l);
   for (Eigen::Index k = 0; k < l; ++k) w(k) = std::pow(std::max(dist(k), floor), -weight_exponent);
   auto cost = [&](const Eigen::VectorXd& p) {
-    return (w.array() * ((landmarks.rowwise() - p.transpose()).rowwise().norm() - dist).array().square()).sum();
+    return (w.array() *
+            ((landmarks.rowwise() - p.transpose()).rowwise().norm() - dist).array().square())
+        .sum();
   };
   double f = cost(y), lambda = 1e-3;
   Eigen::MatrixXd jtj(dim, dim);
@@ -214,7 +225,8 @@ void stress_sgd(Eigen::MatrixXd& x, std::vector<StressTerm> terms, const std::ve
   auto w_of = [&](double d) { return std::pow(std::max(d, floor), -schedule.weight_exponent); };
   const double w_min = w_of(dmax), w_max = w_of(floor);
   const double eta_max = 1.0 / w_min, eta_min = schedule.eps / w_max;
-  const double decay = schedule.epochs > 1 ? std::log(eta_max / eta_min) / (schedule.epochs - 1) : 0.0;
+  const double decay =
+      schedule.epochs > 1 ? std::log(eta_max / eta_min) / (schedule.epochs - 1) : 0.0;
 
   // Columns are points while iterating: one point's coordinates are contiguous.
   Eigen::MatrixXd xt = x.transpose();
@@ -267,7 +279,8 @@ namespace {
 std::vector<double> average_ranks(const std::vector<double>& v) {
   std::vector<std::size_t> order(v.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return v[a] < v[b]; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return v[a] < v[b]; });
   std::vector<double> rank(v.size());
   for (std::size_t i = 0; i < order.size();) {
     std::size_t j = i;
@@ -283,7 +296,8 @@ std::vector<double> average_ranks(const std::vector<double>& v) {
 
 double spearman(const std::vector<double>& x, const std::vector<double>& y) {
   if (x.size() != y.size())
-    throw InputError("spearman: " + std::to_string(x.size()) + " values against " + std::to_string(y.size()));
+    throw InputError("spearman: " + std::to_string(x.size()) + " values against " +
+                     std::to_string(y.size()));
   if (x.size() < 2) return 0;
   const auto rx = average_ranks(x), ry = average_ranks(y);
   const double mean = 0.5 * static_cast<double>(x.size() + 1);
@@ -303,9 +317,11 @@ Embedding Embedding::fit(const std::vector<Architecture>& archs, const DesignSpa
                          const EmbeddingOptions& opt) {
   check_options(opt);
   if (archs.size() < 2)
-    throw InputError("embedding needs at least 2 architectures, got " + std::to_string(archs.size()));
+    throw InputError("embedding needs at least 2 architectures, got " +
+                     std::to_string(archs.size()));
   if (archs.size() > std::numeric_limits<std::uint32_t>::max())
-    throw InputError("embedding of " + std::to_string(archs.size()) + " architectures is too large");
+    throw InputError("embedding of " + std::to_string(archs.size()) +
+                     " architectures is too large");
   validate_all(archs, space, "embedding:");
 
   Embedding e;
@@ -332,7 +348,8 @@ Embedding Embedding::fit(const std::vector<Architecture>& archs, const DesignSpa
     if (opt.progress) opt.progress("landmarks", lm.size(), want);
     for (std::size_t i = 0; i < n; ++i) nearest[i] = std::min(nearest[i], cols.back()[i]);
     if (lm.size() == want) break;
-    const auto far = static_cast<std::size_t>(std::max_element(nearest.begin(), nearest.end()) - nearest.begin());
+    const auto far = static_cast<std::size_t>(std::max_element(nearest.begin(), nearest.end()) -
+                                              nearest.begin());
     if (nearest[far] <= 0) break;  // fewer distinct graphs than landmarks
     lm.push_back(far);
   }
@@ -350,7 +367,8 @@ Embedding Embedding::fit(const std::vector<Architecture>& archs, const DesignSpa
   lm_dist.diagonal().setZero();
   const auto mds = detail::classical_mds(lm_dist, opt.dim);
   e.points_ = detail::lmds_triangulate(mds, to_lm);
-  for (Eigen::Index a = 0; a < l; ++a) e.points_.row(static_cast<Eigen::Index>(lm[a])) = mds.coords.row(a);
+  for (Eigen::Index a = 0; a < l; ++a)
+    e.points_.row(static_cast<Eigen::Index>(lm[a])) = mds.coords.row(a);
 
   // Stress terms: every point to every landmark, and random partner pairs.
   std::vector<char> is_lm(n, 0);
@@ -377,7 +395,8 @@ Embedding Embedding::fit(const std::vector<Architecture>& archs, const DesignSpa
       }
     const auto d = pair_distances(graphs, pairs, opt.ged, "pairs", opt, 0, pairs.size());
     for (std::size_t k = 0; k < pairs.size(); ++k)
-      terms.push_back({static_cast<std::uint32_t>(pairs[k].first), static_cast<std::uint32_t>(pairs[k].second), d[k]});
+      terms.push_back({static_cast<std::uint32_t>(pairs[k].first),
+                       static_cast<std::uint32_t>(pairs[k].second), d[k]});
   }
 
   detail::SgdSchedule schedule;
@@ -387,7 +406,9 @@ Embedding Embedding::fit(const std::vector<Architecture>& archs, const DesignSpa
   schedule.seed = rng();
   std::function<void(int)> epoch_done;
   if (opt.progress)
-    epoch_done = [&](int ep) { opt.progress("refine", static_cast<std::size_t>(ep), static_cast<std::size_t>(opt.epochs)); };
+    epoch_done = [&](int ep) {
+      opt.progress("refine", static_cast<std::size_t>(ep), static_cast<std::size_t>(opt.epochs));
+    };
   detail::stress_sgd(e.points_, std::move(terms), {}, schedule, epoch_done);
 
   e.landmark_index_ = lm;
@@ -402,10 +423,13 @@ void Embedding::index_fitted() {
   row_of_hash_.clear();
   std::vector<std::string> hashes(archs_.size());
   const auto form = space_.label_form();
-  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, archs_.size()), [&](const tbb::blocked_range<std::size_t>& r) {
-    for (std::size_t i = r.begin(); i != r.end(); ++i) hashes[i] = graph_hash(archs_[i], form);
-  });
-  for (std::size_t i = 0; i < hashes.size(); ++i) row_of_hash_.emplace(hashes[i], i);  // first row wins
+  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, archs_.size()),
+                    [&](const tbb::blocked_range<std::size_t>& r) {
+                      for (std::size_t i = r.begin(); i != r.end(); ++i)
+                        hashes[i] = graph_hash(archs_[i], form);
+                    });
+  for (std::size_t i = 0; i < hashes.size(); ++i)
+    row_of_hash_.emplace(hashes[i], i);  // first row wins
 }
 
 // --- out of sample -----------------------------------------------------------------------
@@ -419,21 +443,28 @@ Eigen::MatrixXd Embedding::embed(const std::vector<Architecture>& archs) const {
   const auto graphs = cost_graphs(archs, costs_);
   const auto l = static_cast<Eigen::Index>(landmark_index_.size());
   Eigen::MatrixXd x_lm(l, points_.cols());
-  for (Eigen::Index k = 0; k < l; ++k) x_lm.row(k) = points_.row(static_cast<Eigen::Index>(landmark_index_[k]));
+  for (Eigen::Index k = 0; k < l; ++k)
+    x_lm.row(k) = points_.row(static_cast<Eigen::Index>(landmark_index_[k]));
   const auto d = ged_matrix(graphs, landmark_graphs_, opt_.ged);
   Eigen::MatrixXd out(static_cast<Eigen::Index>(archs.size()), points_.cols());
-  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, archs.size()), [&](const tbb::blocked_range<std::size_t>& r) {
-    for (std::size_t i = r.begin(); i != r.end(); ++i) {
-      const Eigen::VectorXd di = Eigen::Map<const Eigen::VectorXd>(d.data() + i * landmark_index_.size(), l);
-      out.row(static_cast<Eigen::Index>(i)) = detail::place_point(x_lm, di, kWeightExponent, kPlaceIterations).transpose();
-    }
-  });
+  tbb::parallel_for(
+      tbb::blocked_range<std::size_t>(0, archs.size()),
+      [&](const tbb::blocked_range<std::size_t>& r) {
+        for (std::size_t i = r.begin(); i != r.end(); ++i) {
+          const Eigen::VectorXd di =
+              Eigen::Map<const Eigen::VectorXd>(d.data() + i * landmark_index_.size(), l);
+          out.row(static_cast<Eigen::Index>(i)) =
+              detail::place_point(x_lm, di, kWeightExponent, kPlaceIterations).transpose();
+        }
+      });
   return out;
 }
 
-EmbeddingQuality Embedding::quality(const std::vector<Architecture>& archs, std::size_t pairs, std::uint64_t seed,
-                                    const GedOptions& reference) const {
-  if (archs.size() < 2) throw InputError("embedding quality needs at least 2 architectures, got " + std::to_string(archs.size()));
+EmbeddingQuality Embedding::quality(const std::vector<Architecture>& archs, std::size_t pairs,
+                                    std::uint64_t seed, const GedOptions& reference) const {
+  if (archs.size() < 2)
+    throw InputError("embedding quality needs at least 2 architectures, got " +
+                     std::to_string(archs.size()));
   Rng rng(seed);
   std::uniform_int_distribution<std::size_t> pick(0, archs.size() - 1), other(0, archs.size() - 2);
   std::vector<Pair> ps(pairs);
@@ -470,7 +501,9 @@ EmbeddingQuality Embedding::quality(const std::vector<Architecture>& archs, std:
   std::vector<double> de(ps.size());
   double num = 0, den = 0;
   for (std::size_t k = 0; k < ps.size(); ++k) {
-    de[k] = (x.row(static_cast<Eigen::Index>(ps[k].first)) - x.row(static_cast<Eigen::Index>(ps[k].second))).norm();
+    de[k] = (x.row(static_cast<Eigen::Index>(ps[k].first)) -
+             x.row(static_cast<Eigen::Index>(ps[k].second)))
+                .norm();
     num += (de[k] - d[k]) * (de[k] - d[k]);
     den += d[k] * d[k];
   }
@@ -496,10 +529,13 @@ void Embedding::save(const std::string& path) const {
                            {{"method", method_name(opt_.ged.method)},
                             {"exact_max_nodes", opt_.ged.exact_max_nodes},
                             {"max_expansions", opt_.ged.max_expansions}}}};
-  out << "{\n\"format\": " << ordered_json(kFormatName).dump() << ",\n\"version\": " << kFormatVersion
-      << ",\n\"space\": " << ordered_json(space_.to_yaml()).dump() << ",\n\"options\": " << options.dump()
+  out << "{\n\"format\": " << ordered_json(kFormatName).dump()
+      << ",\n\"version\": " << kFormatVersion
+      << ",\n\"space\": " << ordered_json(space_.to_yaml()).dump()
+      << ",\n\"options\": " << options.dump()
       << ",\n\"landmarks\": " << ordered_json(landmark_index_).dump() << ",\n\"architectures\": [";
-  for (std::size_t i = 0; i < archs_.size(); ++i) out << (i ? ",\n" : "\n") << to_json(archs_[i]).dump();
+  for (std::size_t i = 0; i < archs_.size(); ++i)
+    out << (i ? ",\n" : "\n") << to_json(archs_[i]).dump();
   out << "\n],\n\"points\": [";
   for (Eigen::Index i = 0; i < points_.rows(); ++i) {
     ordered_json row = ordered_json::array();
@@ -521,9 +557,12 @@ Embedding Embedding::load(const std::string& path) {
   try {
     const auto j = nlohmann::json::parse(ss.str());
     if (!j.is_object() || j.value("format", std::string()) != kFormatName)
-      throw InputError("not a flexnas embedding (\"format\" is not \"" + std::string(kFormatName) + "\")");
-    if (!j.at("version").is_number_integer() || j.at("version").get<std::int64_t>() != kFormatVersion)
-      throw InputError("version " + j.at("version").dump() + " is not " + std::to_string(kFormatVersion));
+      throw InputError("not a flexnas embedding (\"format\" is not \"" + std::string(kFormatName) +
+                       "\")");
+    if (!j.at("version").is_number_integer() ||
+        j.at("version").get<std::int64_t>() != kFormatVersion)
+      throw InputError("version " + j.at("version").dump() + " is not " +
+                       std::to_string(kFormatVersion));
     e.space_ = DesignSpace::from_yaml(j.at("space").get<std::string>(), path);
     const auto& o = j.at("options");
     e.opt_.dim = json_integer<int>(o.at("dim"), "options.dim");
@@ -533,7 +572,8 @@ Embedding Embedding::load(const std::string& path) {
     e.opt_.seed = json_uint64(o.at("seed"), "options.seed");
     const auto& g = o.at("ged");
     e.opt_.ged.method = parse_method(g.at("method").get<std::string>());
-    e.opt_.ged.exact_max_nodes = json_integer<int>(g.at("exact_max_nodes"), "options.ged.exact_max_nodes");
+    e.opt_.ged.exact_max_nodes =
+        json_integer<int>(g.at("exact_max_nodes"), "options.ged.exact_max_nodes");
     e.opt_.ged.max_expansions = json_uint64(g.at("max_expansions"), "options.ged.max_expansions");
     check_options(e.opt_);
 
@@ -554,7 +594,8 @@ Embedding Embedding::load(const std::string& path) {
     for (Eigen::Index i = 0; i < n; ++i) {
       const auto& row = points[static_cast<std::size_t>(i)];
       if (!row.is_array() || row.size() != static_cast<std::size_t>(e.opt_.dim))
-        throw InputError("point " + std::to_string(i) + " does not have dim " + std::to_string(e.opt_.dim) + " numbers");
+        throw InputError("point " + std::to_string(i) + " does not have dim " +
+                         std::to_string(e.opt_.dim) + " numbers");
       for (Eigen::Index k = 0; k < e.opt_.dim; ++k)
         e.points_(i, k) = json_real(row[static_cast<std::size_t>(k)],
                                     "points[" + std::to_string(i) + "][" + std::to_string(k) + "]");
@@ -562,7 +603,8 @@ Embedding Embedding::load(const std::string& path) {
     const auto& lm = j.at("landmarks");
     if (!lm.is_array()) throw InputError("\"landmarks\" is not a list");
     for (std::size_t i = 0; i < lm.size(); ++i)
-      e.landmark_index_.push_back(json_integer<std::size_t>(lm[i], "landmarks[" + std::to_string(i) + "]"));
+      e.landmark_index_.push_back(
+          json_integer<std::size_t>(lm[i], "landmarks[" + std::to_string(i) + "]"));
     if (e.landmark_index_.empty()) throw InputError("no landmarks");
     std::vector<char> seen(e.archs_.size(), 0);
     for (auto i : e.landmark_index_) {
@@ -585,8 +627,9 @@ Embedding Embedding::load(const std::string& path) {
 Eigen::VectorXd naive_encoding(const Architecture& a, const DesignSpace& space) {
   const int max_layers = *std::max_element(space.layers.begin(), space.layers.end());
   if (a.num_layers() > max_layers)
-    throw InputError("naive_encoding: architecture has " + std::to_string(a.num_layers()) + " layers, space " +
-                     space.name + " allows at most " + std::to_string(max_layers));
+    throw InputError("naive_encoding: architecture has " + std::to_string(a.num_layers()) +
+                     " layers, space " + space.name + " allows at most " +
+                     std::to_string(max_layers));
   const auto ops = space.head_ops();
   const double max_hidden = *std::max_element(space.hidden.begin(), space.hidden.end());
   const double max_heads = *std::max_element(space.heads.begin(), space.heads.end());
@@ -602,7 +645,8 @@ Eigen::VectorXd naive_encoding(const Architecture& a, const DesignSpace& space) 
   auto one_hot = [&](std::size_t& at, std::size_t count, const auto& choices, const auto& value) {
     if (count == 0) return;
     const auto it = std::find(choices.begin(), choices.end(), value);
-    if (it != choices.end()) v(static_cast<Eigen::Index>(at + static_cast<std::size_t>(it - choices.begin()))) = 1;
+    if (it != choices.end())
+      v(static_cast<Eigen::Index>(at + static_cast<std::size_t>(it - choices.begin()))) = 1;
     at += count;
   };
   for (int li = 0; li < a.num_layers(); ++li) {
@@ -612,15 +656,17 @@ Eigen::VectorXd naive_encoding(const Architecture& a, const DesignSpace& space) 
     put(layer.hidden / max_hidden);
     put(layer.num_heads() / max_heads);
     put(static_cast<double>(layer.ff.size()) / max_depth);
-    const double mean_width = layer.ff.empty() ? 0.0
-                                               : std::accumulate(layer.ff.begin(), layer.ff.end(), 0.0) /
-                                                     static_cast<double>(layer.ff.size());
+    const double mean_width = layer.ff.empty()
+                                  ? 0.0
+                                  : std::accumulate(layer.ff.begin(), layer.ff.end(), 0.0) /
+                                        static_cast<double>(layer.ff.size());
     put(mean_width / max_width);
     // Share of heads per operation: one-hot for a homogeneous layer.
     for (const auto& h : layer.heads) {
       const auto it = std::find(ops.begin(), ops.end(), h);
       if (it != ops.end())
-        v(static_cast<Eigen::Index>(at + static_cast<std::size_t>(it - ops.begin()))) += 1.0 / layer.num_heads();
+        v(static_cast<Eigen::Index>(at + static_cast<std::size_t>(it - ops.begin()))) +=
+            1.0 / layer.num_heads();
     }
     at += ops.size();
     one_hot(at, kernels, space.attn_kernels, layer.attn_kernel);

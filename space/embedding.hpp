@@ -18,10 +18,10 @@
 namespace flexnas {
 
 struct EmbeddingOptions {
-  int dim = 16;                 // embedding dimension
-  int landmarks = 64;           // number of landmark architectures
-  int pairs_per_point = 16;     // random partners per point for the stress refinement
-  int epochs = 30;              // passes of stochastic stress minimisation
+  int dim = 16;              // embedding dimension
+  int landmarks = 64;        // number of landmark architectures
+  int pairs_per_point = 16;  // random partners per point for the stress refinement
+  int epochs = 30;           // passes of stochastic stress minimisation
   std::uint64_t seed = 1;
   GedOptions ged{GedMethod::kBipartite};
   // Called with (stage, done, total); the library prints nothing itself. Stages:
@@ -60,7 +60,8 @@ class Embedding {
   // Stress and Spearman against GED (`reference`) on `pairs` random pairs of `archs`
   // (embedded out of sample unless they are in the fitted set, found by graph hash).
   EmbeddingQuality quality(const std::vector<Architecture>& archs, std::size_t pairs,
-                           std::uint64_t seed, const GedOptions& reference = kQualityReference) const;
+                           std::uint64_t seed,
+                           const GedOptions& reference = kQualityReference) const;
 
   // JSON file: space YAML, options, landmark indices, architectures (model dicts) and
   // their coordinates. Written atomically; save -> load -> save gives the same file.

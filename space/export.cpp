@@ -80,8 +80,8 @@ Architecture architecture_from_hf(const nlohmann::json& j) {
     d["f"] = get("ff_dim_list");
     nlohmann::json o = nlohmann::json::array();
     for (std::size_t i = 0; i < hid.size(); ++i) {
-      const int h = json_integer<int>(hid[i], "config: hidden_dim_list[" + std::to_string(i) + "]", 1,
-                                      std::numeric_limits<int>::max());
+      const int h = json_integer<int>(hid[i], "config: hidden_dim_list[" + std::to_string(i) + "]",
+                                      1, std::numeric_limits<int>::max());
       const auto n = ops[i].size();
       if (n == 0 || par[i].size() != n)
         throw InputError("config: layer " + std::to_string(i + 1) +
@@ -417,15 +417,18 @@ class EncoderExporter {
     const int S = opt_.seq;
     switch (h.op) {
       case Op::kSdp:
-      case Op::kWma: return attention(x, L, h, name);
+      case Op::kWma:
+        return attention(x, L, h, name);
       case Op::kDft:
       case Op::kDct:
-      case Op::kConv: break;
+      case Op::kConv:
+        break;
     }
     auto v = dense(x, L.hidden, d, name + ".value");
     switch (h.op) {
       case Op::kSdp:
-      case Op::kWma: break;  // returned above
+      case Op::kWma:
+        break;  // returned above
       case Op::kDct: {
         auto left = b_.matrix("const.dct" + std::to_string(S), S, dct_matrix(S));
         auto right = b_.matrix("const.dctT" + std::to_string(d), d, transposed(dct_matrix(d), d));
@@ -460,7 +463,8 @@ class EncoderExporter {
   }
 
   // Self-attention head (sdp, or wma with its d x d weight): the ONNX of model.md.
-  std::string attention(const std::string& x, const Layer& L, const Head& h, const std::string& name) {
+  std::string attention(const std::string& x, const Layer& L, const Head& h,
+                        const std::string& name) {
     const int d = L.head_size();
     const int S = opt_.seq;
     {
@@ -504,8 +508,9 @@ class EncoderExporter {
   std::string mixing(const std::string& x, const Layer& L, const std::string& name) {
     std::vector<std::string> outs;
     for (std::size_t i = 0; i < L.heads.size(); ++i)
-      outs.push_back(head(x, L, L.heads[i],
-                          name + ".head" + std::to_string(i) + "_" + to_string(L.heads[i].family())));
+      outs.push_back(
+          head(x, L, L.heads[i],
+               name + ".head" + std::to_string(i) + "_" + to_string(L.heads[i].family())));
     auto cat =
         outs.size() == 1 ? outs[0] : b_.node("Concat", outs, name + ".concat", {ai("axis", 2)});
     // The heads concatenate to n * (h // n) <= h; the output projection maps back to h.

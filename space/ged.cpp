@@ -3,10 +3,9 @@
 #include <algorithm>
 #include <cstdlib>
 #include <limits>
-#include <numeric>
 #include <map>
+#include <numeric>
 #include <set>
-
 
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
@@ -52,7 +51,8 @@ OpCosts OpCosts::for_space(const DesignSpace& space) {
     ops.emplace_back();
     for (int size : sizes)
       for (const auto& p : it->params) {
-        const auto kernels = fam == Family::kSa ? space.attn_kernels : std::vector<AttnKernel>{AttnKernel::kSoftmax};
+        const auto kernels =
+            fam == Family::kSa ? space.attn_kernels : std::vector<AttnKernel>{AttnKernel::kSoftmax};
         for (auto k : kernels) {
           const Head h(fam, p);
           Layer L;  // one head of `size`: hidden and head size coincide
@@ -71,11 +71,14 @@ OpCosts OpCosts::for_space(const DesignSpace& space) {
 int OpCosts::index(const std::string& label) const {
   auto it = index_.find(label);
   if (it == index_.end())
-    throw InputError("graph node '" + label + "' is not an operation of the space (pass --space with a space that has it)");
+    throw InputError("graph node '" + label +
+                     "' is not an operation of the space (pass --space with a space that has it)");
   return it->second;
 }
 
-CostGraph OpCosts::graph(const Architecture& a) const { return cost_graph(build_graph(a, form_), *this); }
+CostGraph OpCosts::graph(const Architecture& a) const {
+  return cost_graph(build_graph(a, form_), *this);
+}
 
 CostGraph cost_graph(const ArchGraph& g, const OpCosts& costs) {
   CostGraph c;
@@ -85,14 +88,14 @@ CostGraph cost_graph(const ArchGraph& g, const OpCosts& costs) {
   c.in.resize(n);
   for (std::size_t v = 0; v < n; ++v) c.cost[v] = costs.index(g[v].label);
   for (auto [e, end] = boost::edges(g); e != end; ++e) {
-    const auto s = static_cast<int>(boost::source(*e, g)), t = static_cast<int>(boost::target(*e, g));
+    const auto s = static_cast<int>(boost::source(*e, g)),
+               t = static_cast<int>(boost::target(*e, g));
     c.out[static_cast<std::size_t>(s)].push_back(t);
     c.in[static_cast<std::size_t>(t)].push_back(s);
     ++c.num_edges;
   }
   return c;
 }
-
 
 namespace {
 
@@ -112,7 +115,8 @@ Dense dense(const CostGraph& g) {
   d.n = g.size();
   d.adj.assign(static_cast<std::size_t>(d.n * d.n), 0);
   for (int s = 0; s < d.n; ++s)
-    for (int t : g.out[static_cast<std::size_t>(s)]) d.adj[static_cast<std::size_t>(s * d.n + t)] = 1;
+    for (int t : g.out[static_cast<std::size_t>(s)])
+      d.adj[static_cast<std::size_t>(s * d.n + t)] = 1;
   return d;
 }
 
@@ -139,7 +143,8 @@ std::vector<int> twins(const CostGraph& g) {
 
 // Exact cost (tenths) of the edit path that maps node u of a to map[u] in b (-1: delete)
 // and inserts every node of b that no node maps to.
-long long path_cost(const CostGraph& a, const CostGraph& b, const Dense& db, const std::vector<int>& map) {
+long long path_cost(const CostGraph& a, const CostGraph& b, const Dense& db,
+                    const std::vector<int>& map) {
   long long cost = 0;
   std::vector<char> used(static_cast<std::size_t>(b.size()), 0);
   for (int u = 0; u < a.size(); ++u) {
@@ -148,7 +153,8 @@ long long path_cost(const CostGraph& a, const CostGraph& b, const Dense& db, con
       cost += kNodeUnit * a.cost[static_cast<std::size_t>(u)];
     } else {
       used[static_cast<std::size_t>(v)] = 1;
-      cost += kNodeUnit * std::abs(a.cost[static_cast<std::size_t>(u)] - b.cost[static_cast<std::size_t>(v)]);
+      cost += kNodeUnit *
+              std::abs(a.cost[static_cast<std::size_t>(u)] - b.cost[static_cast<std::size_t>(v)]);
     }
   }
   for (int v = 0; v < b.size(); ++v)
@@ -166,7 +172,8 @@ long long path_cost(const CostGraph& a, const CostGraph& b, const Dense& db, con
 // cost is n x n row-major; returns the column of each row.
 std::vector<int> assign(const std::vector<long long>& cost, int n) {
   const long long inf = std::numeric_limits<long long>::max() / 4;
-  std::vector<long long> u(static_cast<std::size_t>(n + 1), 0), v(static_cast<std::size_t>(n + 1), 0);
+  std::vector<long long> u(static_cast<std::size_t>(n + 1), 0),
+      v(static_cast<std::size_t>(n + 1), 0);
   std::vector<int> p(static_cast<std::size_t>(n + 1), 0), way(static_cast<std::size_t>(n + 1), 0);
   for (int i = 1; i <= n; ++i) {
     p[0] = i;
@@ -211,7 +218,8 @@ std::vector<int> assign(const std::vector<long long>& cost, int n) {
   }
   std::vector<int> row_to_col(static_cast<std::size_t>(n), -1);
   for (int j = 1; j <= n; ++j)
-    if (p[static_cast<std::size_t>(j)]) row_to_col[static_cast<std::size_t>(p[static_cast<std::size_t>(j)] - 1)] = j - 1;
+    if (p[static_cast<std::size_t>(j)])
+      row_to_col[static_cast<std::size_t>(p[static_cast<std::size_t>(j)] - 1)] = j - 1;
   return row_to_col;
 }
 
@@ -234,26 +242,30 @@ struct Signature {
 // plus half the in- and out-degree differences; deleting or inserting is substituting by
 // the signature (0, 0, 0).
 long long substitution_cost(const Signature& x, const Signature& y) {
-  return 2LL * kNodeUnit * std::abs(x.cost - y.cost) + std::abs(x.in - y.in) + std::abs(x.out - y.out);
+  return 2LL * kNodeUnit * std::abs(x.cost - y.cost) + std::abs(x.in - y.in) +
+         std::abs(x.out - y.out);
 }
-long long indel_cost(const Signature& x) { return substitution_cost(x, Signature{0, 0, 0}); }
+long long indel_cost(const Signature& x) {
+  return substitution_cost(x, Signature{0, 0, 0});
+}
 
 // Nodes of g grouped by signature: classes in signature order, nodes in index order.
 std::vector<std::pair<Signature, std::vector<int>>> signature_classes(const CostGraph& g) {
   std::map<Signature, std::vector<int>> by;
   for (int v = 0; v < g.size(); ++v) {
     const auto V = static_cast<std::size_t>(v);
-    by[{g.cost[V], static_cast<int>(g.in[V].size()), static_cast<int>(g.out[V].size())}].push_back(v);
+    by[{g.cost[V], static_cast<int>(g.in[V].size()), static_cast<int>(g.out[V].size())}].push_back(
+        v);
   }
   return {by.begin(), by.end()};
 }
 
 // Balanced transportation problem (sum of supplies = sum of demands, costs >= 0, every
 // route open): successive shortest paths with Johnson potentials, a dense O(V^2) Dijkstra
-// per augmentation over V = rows + columns, stopped at the first column with demand. Returns the rows x columns flow. Ties go to the
-// lowest index, so the result is deterministic. (Boost.Graph's successive_shortest_path
-// gives the same optimum; on these 20-60 vertex problems its generic Dijkstra over a
-// filtered residual graph and its allocations took 4x as long: docs/ged.md.)
+// per augmentation over V = rows + columns, stopped at the first column with demand. Returns the
+// rows x columns flow. Ties go to the lowest index, so the result is deterministic. (Boost.Graph's
+// successive_shortest_path gives the same optimum; on these 20-60 vertex problems its generic
+// Dijkstra over a filtered residual graph and its allocations took 4x as long: docs/ged.md.)
 std::vector<long long> transport(std::vector<long long> supply, std::vector<long long> demand,
                                  const std::vector<long long>& cost) {
   const std::size_t R = supply.size(), C = demand.size(), V = R + C;
@@ -321,8 +333,10 @@ std::vector<long long> transport(std::vector<long long> supply, std::vector<long
     demand[t - R] -= amount;
     for (v = t; pred[v] != V; v = pred[v]) {
       const std::size_t u = pred[v];
-      if (u < R) flow[u * C + (v - R)] += amount;
-      else flow[v * C + (u - R)] -= amount;
+      if (u < R)
+        flow[u * C + (v - R)] += amount;
+      else
+        flow[v * C + (u - R)] -= amount;
     }
   }
   return flow;
@@ -386,18 +400,28 @@ std::vector<int> hungarian_bipartite_map(const CostGraph& a, const CostGraph& b)
   // Units of 1/20 so that half an edge (0.05) is an integer.
   std::vector<long long> c(static_cast<std::size_t>(n * n), 0);
   auto at = [&](int i, int j) -> long long& { return c[static_cast<std::size_t>(i * n + j)]; };
-  auto deg_in = [](const CostGraph& g, int v) { return static_cast<long long>(g.in[static_cast<std::size_t>(v)].size()); };
-  auto deg_out = [](const CostGraph& g, int v) { return static_cast<long long>(g.out[static_cast<std::size_t>(v)].size()); };
+  auto deg_in = [](const CostGraph& g, int v) {
+    return static_cast<long long>(g.in[static_cast<std::size_t>(v)].size());
+  };
+  auto deg_out = [](const CostGraph& g, int v) {
+    return static_cast<long long>(g.out[static_cast<std::size_t>(v)].size());
+  };
   for (int i = 0; i < n1; ++i)
     for (int j = 0; j < n2; ++j)
-      at(i, j) = 2 * kNodeUnit * std::abs(a.cost[static_cast<std::size_t>(i)] - b.cost[static_cast<std::size_t>(j)]) +
-                 std::abs(deg_in(a, i) - deg_in(b, j)) + std::abs(deg_out(a, i) - deg_out(b, j));
+      at(i, j) =
+          2 * kNodeUnit *
+              std::abs(a.cost[static_cast<std::size_t>(i)] - b.cost[static_cast<std::size_t>(j)]) +
+          std::abs(deg_in(a, i) - deg_in(b, j)) + std::abs(deg_out(a, i) - deg_out(b, j));
   for (int i = 0; i < n1; ++i)
     for (int k = 0; k < n1; ++k)
-      at(i, n2 + k) = i == k ? 2 * kNodeUnit * a.cost[static_cast<std::size_t>(i)] + deg_in(a, i) + deg_out(a, i) : inf;
+      at(i, n2 + k) = i == k ? 2 * kNodeUnit * a.cost[static_cast<std::size_t>(i)] + deg_in(a, i) +
+                                   deg_out(a, i)
+                             : inf;
   for (int k = 0; k < n2; ++k)
     for (int j = 0; j < n2; ++j)
-      at(n1 + k, j) = k == j ? 2 * kNodeUnit * b.cost[static_cast<std::size_t>(j)] + deg_in(b, j) + deg_out(b, j) : inf;
+      at(n1 + k, j) = k == j ? 2 * kNodeUnit * b.cost[static_cast<std::size_t>(j)] + deg_in(b, j) +
+                                   deg_out(b, j)
+                             : inf;
   const auto col = assign(c, n);
   std::vector<int> map(static_cast<std::size_t>(n1));
   for (int i = 0; i < n1; ++i) {
@@ -407,7 +431,6 @@ std::vector<int> hungarian_bipartite_map(const CostGraph& a, const CostGraph& b)
   return map;
 }
 
-
 // Depth-first branch and bound over node maps of `a` in index order (a topological
 // order, so most edges are decided early). Lower bound = cost so far + optimal 1-D
 // transport of the remaining labels (exact node lower bound: label costs are distances
@@ -415,7 +438,13 @@ std::vector<int> hungarian_bipartite_map(const CostGraph& a, const CostGraph& b)
 class ExactSearch {
  public:
   ExactSearch(const CostGraph& a, const CostGraph& b, std::uint64_t max_expansions)
-      : a_(a), b_(b), da_(dense(a)), db_(dense(b)), ta_(twins(a)), tb_(twins(b)), budget_(max_expansions) {
+      : a_(a),
+        b_(b),
+        da_(dense(a)),
+        db_(dense(b)),
+        ta_(twins(a)),
+        tb_(twins(b)),
+        budget_(max_expansions) {
     int k = 0;
     for (int x : a.cost) k = std::max(k, x);
     for (int x : b.cost) k = std::max(k, x);
@@ -479,7 +508,8 @@ class ExactSearch {
       }
     if (v >= 0) {
       for (int w : b_.in[static_cast<std::size_t>(v)]) eb += inv_[static_cast<std::size_t>(w)] >= 0;
-      for (int w : b_.out[static_cast<std::size_t>(v)]) eb += inv_[static_cast<std::size_t>(w)] >= 0;
+      for (int w : b_.out[static_cast<std::size_t>(v)])
+        eb += inv_[static_cast<std::size_t>(w)] >= 0;
     }
     c.edges = (ea - matched) + (eb - matched);
     c.dec_a = ea;
@@ -505,13 +535,17 @@ class ExactSearch {
     std::vector<Deg> da(R.size()), dbv(S.size());
     for (std::size_t i = 0; i < R.size(); ++i) {
       const int r = R[i];
-      for (int w : a_.in[static_cast<std::size_t>(r)]) (w < u ? da[i].anchored : da[i].free_in) += 1;
-      for (int w : a_.out[static_cast<std::size_t>(r)]) (w < u ? da[i].anchored : da[i].free_out) += 1;
+      for (int w : a_.in[static_cast<std::size_t>(r)])
+        (w < u ? da[i].anchored : da[i].free_in) += 1;
+      for (int w : a_.out[static_cast<std::size_t>(r)])
+        (w < u ? da[i].anchored : da[i].free_out) += 1;
     }
     for (std::size_t j = 0; j < S.size(); ++j) {
       const int v = S[j];
-      for (int w : b_.in[static_cast<std::size_t>(v)]) (inv_[static_cast<std::size_t>(w)] >= 0 ? dbv[j].anchored : dbv[j].free_in) += 1;
-      for (int w : b_.out[static_cast<std::size_t>(v)]) (inv_[static_cast<std::size_t>(w)] >= 0 ? dbv[j].anchored : dbv[j].free_out) += 1;
+      for (int w : b_.in[static_cast<std::size_t>(v)])
+        (inv_[static_cast<std::size_t>(w)] >= 0 ? dbv[j].anchored : dbv[j].free_in) += 1;
+      for (int w : b_.out[static_cast<std::size_t>(v)])
+        (inv_[static_cast<std::size_t>(w)] >= 0 ? dbv[j].anchored : dbv[j].free_out) += 1;
     }
     std::vector<long long> c(static_cast<std::size_t>(k * k), 0);
     for (int i = 0; i < k; ++i)
@@ -522,26 +556,37 @@ class ExactSearch {
           const int r = R[static_cast<std::size_t>(i)], v = S[static_cast<std::size_t>(j)];
           int matched = 0;
           for (int w : a_.in[static_cast<std::size_t>(r)])
-            if (w < u) matched += db_.edge(map_[static_cast<std::size_t>(w)] < 0 ? v : map_[static_cast<std::size_t>(w)], v) &&
-                                  map_[static_cast<std::size_t>(w)] >= 0;
+            if (w < u)
+              matched +=
+                  db_.edge(
+                      map_[static_cast<std::size_t>(w)] < 0 ? v : map_[static_cast<std::size_t>(w)],
+                      v) &&
+                  map_[static_cast<std::size_t>(w)] >= 0;
           for (int w : a_.out[static_cast<std::size_t>(r)])
-            if (w < u) matched += map_[static_cast<std::size_t>(w)] >= 0 && db_.edge(v, map_[static_cast<std::size_t>(w)]);
+            if (w < u)
+              matched += map_[static_cast<std::size_t>(w)] >= 0 &&
+                         db_.edge(v, map_[static_cast<std::size_t>(w)]);
           const auto& A = da[static_cast<std::size_t>(i)];
           const auto& B = dbv[static_cast<std::size_t>(j)];
-          x = 2 * kNodeUnit * std::abs(a_.cost[static_cast<std::size_t>(r)] - b_.cost[static_cast<std::size_t>(v)]) +
+          x = 2 * kNodeUnit *
+                  std::abs(a_.cost[static_cast<std::size_t>(r)] -
+                           b_.cost[static_cast<std::size_t>(v)]) +
               2 * (A.anchored + B.anchored - 2 * matched) + std::abs(A.free_in - B.free_in) +
               std::abs(A.free_out - B.free_out);
         } else if (real_r) {
           const auto& A = da[static_cast<std::size_t>(i)];
-          x = 2 * kNodeUnit * a_.cost[static_cast<std::size_t>(R[static_cast<std::size_t>(i)])] + 2 * A.anchored + A.free_in + A.free_out;
+          x = 2 * kNodeUnit * a_.cost[static_cast<std::size_t>(R[static_cast<std::size_t>(i)])] +
+              2 * A.anchored + A.free_in + A.free_out;
         } else if (real_s) {
           const auto& B = dbv[static_cast<std::size_t>(j)];
-          x = 2 * kNodeUnit * b_.cost[static_cast<std::size_t>(S[static_cast<std::size_t>(j)])] + 2 * B.anchored + B.free_in + B.free_out;
+          x = 2 * kNodeUnit * b_.cost[static_cast<std::size_t>(S[static_cast<std::size_t>(j)])] +
+              2 * B.anchored + B.free_in + B.free_out;
         }
       }
     const auto col = assign(c, k);
     long long total = 0;
-    for (int i = 0; i < k; ++i) total += c[static_cast<std::size_t>(i * k + col[static_cast<std::size_t>(i)])];
+    for (int i = 0; i < k; ++i)
+      total += c[static_cast<std::size_t>(i * k + col[static_cast<std::size_t>(i)])];
     if (order_hint) {
       // Preferred image of u: its column in the optimal assignment (-1: deletion).
       const int j = col[0];
@@ -550,7 +595,8 @@ class ExactSearch {
       completion_ = map_;
       for (std::size_t i = 0; i < R.size(); ++i) {
         const int jj = col[i];
-        completion_[static_cast<std::size_t>(R[i])] = jj < static_cast<int>(S.size()) ? S[static_cast<std::size_t>(jj)] : -1;
+        completion_[static_cast<std::size_t>(R[i])] =
+            jj < static_cast<int>(S.size()) ? S[static_cast<std::size_t>(jj)] : -1;
       }
       const long long ub = path_cost(a_, b_, db_, completion_);
       if (ub < best_) {
@@ -567,7 +613,8 @@ class ExactSearch {
     if (u == a_.size()) {
       long long total = g + (b_.num_edges - dec_b);  // edges touching inserted nodes
       for (int v = 0; v < b_.size(); ++v)
-        if (inv_[static_cast<std::size_t>(v)] < 0) total += kNodeUnit * b_.cost[static_cast<std::size_t>(v)];
+        if (inv_[static_cast<std::size_t>(v)] < 0)
+          total += kNodeUnit * b_.cost[static_cast<std::size_t>(v)];
       if (total < best_) {
         best_ = total;
         best_map_ = map_;
@@ -595,10 +642,12 @@ class ExactSearch {
       c.v = v;
       const int key = v < 0 ? b_.size() : v;
       if (key < min_key || (v >= 0 && key == min_key)) return;
-      c.node = kNodeUnit * (v < 0 ? a_.cost[U] : std::abs(a_.cost[U] - b_.cost[static_cast<std::size_t>(v)]));
+      c.node = kNodeUnit *
+               (v < 0 ? a_.cost[U] : std::abs(a_.cost[U] - b_.cost[static_cast<std::size_t>(v)]));
       edge_step(u, v, c);
       if (v >= 0) --rem_b_[static_cast<std::size_t>(b_.cost[static_cast<std::size_t>(v)])];
-      const long long rem_edges = std::abs((a_.num_edges - dec_a - c.dec_a) - (b_.num_edges - dec_b - c.dec_b));
+      const long long rem_edges =
+          std::abs((a_.num_edges - dec_a - c.dec_a) - (b_.num_edges - dec_b - c.dec_b));
       c.f = g + c.node + c.edges + node_bound() + rem_edges;
       if (v >= 0) ++rem_b_[static_cast<std::size_t>(b_.cost[static_cast<std::size_t>(v)])];
       if (c.f < best_) kids.push_back(c);
@@ -609,7 +658,8 @@ class ExactSearch {
       // Only the first unused node of each twin class of b: the others are equivalent.
       bool earlier_free_twin = false;
       for (int w = tb_[V]; w < v && !earlier_free_twin; ++w)
-        earlier_free_twin = tb_[static_cast<std::size_t>(w)] == tb_[V] && inv_[static_cast<std::size_t>(w)] < 0;
+        earlier_free_twin =
+            tb_[static_cast<std::size_t>(w)] == tb_[V] && inv_[static_cast<std::size_t>(w)] < 0;
       if (!earlier_free_twin) consider(v);
     }
     consider(-1);
@@ -656,7 +706,8 @@ class ExactSearch {
 
 GedResult ged(const CostGraph& a, const CostGraph& b, const GedOptions& opt) {
   const bool exact = opt.method == GedMethod::kExact ||
-                     (opt.method == GedMethod::kAuto && a.size() <= opt.exact_max_nodes && b.size() <= opt.exact_max_nodes);
+                     (opt.method == GedMethod::kAuto && a.size() <= opt.exact_max_nodes &&
+                      b.size() <= opt.exact_max_nodes);
   if (exact) return ExactSearch(a, b, opt.max_expansions).run();
   const Dense db = dense(b);
   GedResult r;
@@ -665,17 +716,19 @@ GedResult ged(const CostGraph& a, const CostGraph& b, const GedOptions& opt) {
   return r;
 }
 
-GedResult ged(const Architecture& a, const Architecture& b, const OpCosts& costs, const GedOptions& opt) {
+GedResult ged(const Architecture& a, const Architecture& b, const OpCosts& costs,
+              const GedOptions& opt) {
   return ged(costs.graph(a), costs.graph(b), opt);
 }
 
-std::vector<double> ged_matrix(const std::vector<CostGraph>& rows, const std::vector<CostGraph>& cols,
-                               const GedOptions& opt) {
+std::vector<double> ged_matrix(const std::vector<CostGraph>& rows,
+                               const std::vector<CostGraph>& cols, const GedOptions& opt) {
   std::vector<double> d(rows.size() * cols.size());
-  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, d.size(), 16), [&](const tbb::blocked_range<std::size_t>& r) {
-    for (std::size_t k = r.begin(); k != r.end(); ++k)
-      d[k] = ged(rows[k / cols.size()], cols[k % cols.size()], opt).distance;
-  });
+  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, d.size(), 16),
+                    [&](const tbb::blocked_range<std::size_t>& r) {
+                      for (std::size_t k = r.begin(); k != r.end(); ++k)
+                        d[k] = ged(rows[k / cols.size()], cols[k % cols.size()], opt).distance;
+                    });
   return d;
 }
 
@@ -688,7 +741,8 @@ std::vector<int> bipartite_map(const CostGraph& a, const CostGraph& b, bool hung
 long long bipartite_objective(const CostGraph& a, const CostGraph& b, const std::vector<int>& map) {
   auto sig = [](const CostGraph& g, int v) {
     const auto V = static_cast<std::size_t>(v);
-    return Signature{g.cost[V], static_cast<int>(g.in[V].size()), static_cast<int>(g.out[V].size())};
+    return Signature{g.cost[V], static_cast<int>(g.in[V].size()),
+                     static_cast<int>(g.out[V].size())};
   };
   std::vector<char> used(static_cast<std::size_t>(b.size()), 0);
   long long total = 0;

@@ -59,17 +59,18 @@ struct GedOptions {
 };
 
 struct GedResult {
-  double distance = 0;      // in the cost model's units (edges cost 0.1)
-  bool exact = false;       // distance is proven optimal
+  double distance = 0;         // in the cost model's units (edges cost 0.1)
+  bool exact = false;          // distance is proven optimal
   std::uint64_t expanded = 0;  // search nodes visited (0 for bipartite)
 };
 
 GedResult ged(const CostGraph& a, const CostGraph& b, const GedOptions& opt = {});
-GedResult ged(const Architecture& a, const Architecture& b, const OpCosts& costs, const GedOptions& opt = {});
+GedResult ged(const Architecture& a, const Architecture& b, const OpCosts& costs,
+              const GedOptions& opt = {});
 
 // Rows x cols matrix (row-major) of distances between two graph lists, in parallel.
-std::vector<double> ged_matrix(const std::vector<CostGraph>& rows, const std::vector<CostGraph>& cols,
-                               const GedOptions& opt = {});
+std::vector<double> ged_matrix(const std::vector<CostGraph>& rows,
+                               const std::vector<CostGraph>& cols, const GedOptions& opt = {});
 
 namespace detail {
 // The node map of the bipartite edit path (-1: deleted): by min-cost flow over node

@@ -27,8 +27,8 @@ std::string sha256_hex(const std::string& data) {
 
 std::string head_label(const Layer& layer, const Head& head, bool hetero_form) {
   std::string s = hetero_form ? head_string(head, layer.head_size())
-                              : std::string(to_string(head.family())) + "_h" + std::to_string(layer.hidden) +
-                                    "_p-" + head.param();
+                              : std::string(to_string(head.family())) + "_h" +
+                                    std::to_string(layer.hidden) + "_p-" + head.param();
   if (head.family() == Family::kSa && layer.attn_kernel != AttnKernel::kSoftmax)
     s += std::string("_k-") + to_string(layer.attn_kernel);
   return s;
@@ -43,7 +43,8 @@ std::string ff_label(const Layer& layer, int width) {
 std::string norm_label(const Layer& layer) {
   static const std::array<const char*, 3> kind{"norm", "rmsnorm", "none"};
   std::string s = std::string("add_") + kind[static_cast<int>(layer.norm)];
-  if (layer.norm_placement != NormPlacement::kPost) s += std::string("_") + to_string(layer.norm_placement);
+  if (layer.norm_placement != NormPlacement::kPost)
+    s += std::string("_") + to_string(layer.norm_placement);
   return s;
 }
 
@@ -51,7 +52,8 @@ ArchGraph build_graph(const Architecture& a, LabelForm form) {
   if (a.layers.empty()) throw InputError("model: an architecture needs at least one layer");
   if (form == LabelForm::kStandard && !a.standard_expressible())
     throw InputError("model: a layer mixes head operations; it needs hetero labels");
-  const bool hetero = form == LabelForm::kHetero || (form == LabelForm::kAuto && !a.standard_expressible());
+  const bool hetero =
+      form == LabelForm::kHetero || (form == LabelForm::kAuto && !a.standard_expressible());
   ArchGraph g;
   auto add = [&](std::string label) { return boost::add_vertex(NodeLabel{std::move(label)}, g); };
   auto prev = add("input");
@@ -96,8 +98,10 @@ std::string graph_hash(const ArchGraph& g) {
     std::vector<std::string> next(n);
     for (std::size_t v = 0; v < n; ++v) {
       std::vector<std::string> in, out;
-      for (auto [e, end] = boost::in_edges(v, g); e != end; ++e) in.push_back(h[boost::source(*e, g)]);
-      for (auto [e, end] = boost::out_edges(v, g); e != end; ++e) out.push_back(h[boost::target(*e, g)]);
+      for (auto [e, end] = boost::in_edges(v, g); e != end; ++e)
+        in.push_back(h[boost::source(*e, g)]);
+      for (auto [e, end] = boost::out_edges(v, g); e != end; ++e)
+        out.push_back(h[boost::target(*e, g)]);
       std::sort(in.begin(), in.end());
       std::sort(out.begin(), out.end());
       std::string s;
@@ -115,18 +119,25 @@ std::string graph_hash(const ArchGraph& g) {
   return sha256_hex(list + "]");
 }
 
-std::string graph_hash(const Architecture& a, LabelForm form) { return graph_hash(build_graph(a, form)); }
+std::string graph_hash(const Architecture& a, LabelForm form) {
+  return graph_hash(build_graph(a, form));
+}
 
 std::string to_dot(const ArchGraph& g, const std::string& name) {
   std::ostringstream os;
-  os << "digraph \"" << name << "\" {\n  rankdir=TB;\n  node [shape=box, style=\"rounded,filled\"];\n";
+  os << "digraph \"" << name
+     << "\" {\n  rankdir=TB;\n  node [shape=box, style=\"rounded,filled\"];\n";
   for (auto [it, end] = boost::vertices(g); it != end; ++it) {
     const auto& label = g[*it].label;
     const char* color = "#eeeeee";
-    if (label.rfind("sa_", 0) == 0) color = "#9ecae1";
-    else if (label.rfind("l_", 0) == 0) color = "#a1d99b";
-    else if (label.rfind("c_", 0) == 0) color = "#fdae6b";
-    else if (label[0] == 'f') color = "#dadaeb";
+    if (label.rfind("sa_", 0) == 0)
+      color = "#9ecae1";
+    else if (label.rfind("l_", 0) == 0)
+      color = "#a1d99b";
+    else if (label.rfind("c_", 0) == 0)
+      color = "#fdae6b";
+    else if (label[0] == 'f')
+      color = "#dadaeb";
     os << "  n" << *it << " [label=\"" << label << "\", fillcolor=\"" << color << "\"];\n";
   }
   for (auto [e, end] = boost::edges(g); e != end; ++e)

@@ -10,8 +10,7 @@ namespace flexnas::test {
 
 inline Layer make_layer(int hidden, std::vector<Head> heads, std::vector<int> ff = {12},
                         AttnKernel k = AttnKernel::kSoftmax, Activation a = Activation::kGelu,
-                        NormKind n = NormKind::kLayerNorm,
-                        NormPlacement p = NormPlacement::kPost) {
+                        NormKind n = NormKind::kLayerNorm, NormPlacement p = NormPlacement::kPost) {
   Layer l;
   l.hidden = hidden;
   l.heads = std::move(heads);

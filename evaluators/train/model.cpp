@@ -24,7 +24,9 @@ using dnnl::memory;
 using Buf = std::vector<float>;
 using i64 = std::int64_t;
 
-inline std::size_t uz(i64 v) { return static_cast<std::size_t>(v); }
+inline std::size_t uz(i64 v) {
+  return static_cast<std::size_t>(v);
+}
 void ensure(Buf& b, i64 n) {
   if (b.size() < uz(n)) b.resize(uz(n));
 }
@@ -69,10 +71,10 @@ class Blas {
   Blas() : eng_(dnnl::engine::kind::cpu, 0), strm_(eng_) {}
 
   // C[i] (= or +=) op(A[i]) op(B[i]) (+ bias [N]) for i < batch; C is M x N with ldc, cbs.
-  void mm(i64 batch, i64 M, i64 N, i64 K, Op a, Op b, float* c, i64 ldc, i64 cbs,
-          const float* bias, bool acc) {
-    const std::array<i64, 14> key{batch, M, N, K, a.ld, a.bs, a.t, b.ld, b.bs, b.t,
-                                  ldc,   cbs, bias != nullptr, acc};
+  void mm(i64 batch, i64 M, i64 N, i64 K, Op a, Op b, float* c, i64 ldc, i64 cbs, const float* bias,
+          bool acc) {
+    const std::array<i64, 14> key{
+        batch, M, N, K, a.ld, a.bs, a.t, b.ld, b.bs, b.t, ldc, cbs, bias != nullptr, acc};
     auto it = cache_.find(key);
     if (it == cache_.end()) {
       Entry e;
@@ -80,8 +82,9 @@ class Blas {
       e.b = desc(batch, b.bs == 0, K, N, b.ld, b.bs, b.t);
       e.c = desc(batch, false, M, N, ldc, cbs, false);
       if (bias)
-        e.bias = batch == 1 ? memory::desc({1, N}, memory::data_type::f32, memory::dims{N, 1})
-                            : memory::desc({1, 1, N}, memory::data_type::f32, memory::dims{N, N, 1});
+        e.bias = batch == 1
+                     ? memory::desc({1, N}, memory::data_type::f32, memory::dims{N, 1})
+                     : memory::desc({1, 1, N}, memory::data_type::f32, memory::dims{N, N, 1});
       dnnl::primitive_attr attr;
       attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
       if (acc) {
@@ -168,10 +171,10 @@ Buf dct_matrix(i64 n) {
   Buf m(uz(n * n));
   for (i64 k = 0; k < n; ++k)
     for (i64 i = 0; i < n; ++i)
-      m[uz(k * n + i)] = static_cast<float>(std::sqrt((k == 0 ? 1.0 : 2.0) / static_cast<double>(n)) *
-                                            std::cos(std::numbers::pi / static_cast<double>(n) *
-                                                     (static_cast<double>(i) + 0.5) *
-                                                     static_cast<double>(k)));
+      m[uz(k * n + i)] =
+          static_cast<float>(std::sqrt((k == 0 ? 1.0 : 2.0) / static_cast<double>(n)) *
+                             std::cos(std::numbers::pi / static_cast<double>(n) *
+                                      (static_cast<double>(i) + 0.5) * static_cast<double>(k)));
   return m;
 }
 Buf dft_matrix(i64 n, bool sine, float sign) {
@@ -199,12 +202,14 @@ const float kGeluD = static_cast<float>(1 / std::sqrt(2 * std::numbers::pi));
 
 // Columns one head takes in the fused input projection, in units of the head size d
 // (op_table(): query, key and value for attention, the value alone otherwise, value last).
-i64 projections(flexnas::Op op) { return flexnas::op_info(op).projections; }
+i64 projections(flexnas::Op op) {
+  return flexnas::op_info(op).projections;
+}
 
 struct HeadState {
   flexnas::Op op = flexnas::Op::kSdp;
-  int k = 0;    // conv kernel
-  i64 off = 0;  // first column in the fused projection
+  int k = 0;            // conv kernel
+  i64 off = 0;          // first column in the fused projection
   Param* w = nullptr;   // wma [d, d] or conv weight [d, k]
   Param* cb = nullptr;  // conv bias
   Buf qw, S, A, rs;     // forward caches of attention heads
@@ -223,8 +228,8 @@ struct MixState {
 struct FfState {
   i64 h = 0;
   Activation act = Activation::kGelu;
-  std::vector<i64> widths;                // f1..fk
-  std::vector<Param*> w, b;               // k + 1 dense layers
+  std::vector<i64> widths;   // f1..fk
+  std::vector<Param*> w, b;  // k + 1 dense layers
   const float* in = nullptr;
   std::vector<Buf> Z, H;
 };
@@ -267,7 +272,8 @@ struct Model::Impl {
 
   // Per-step buffers.
   i64 B = 0, L = 0, N = 0;
-  Buf emb_sum, x0, emb_mask, first, pooled, ones, g1, g2, g3, gp, gc, dA, dq, t1, t2, ga, gb, scores;
+  Buf emb_sum, x0, emb_mask, first, pooled, ones, g1, g2, g3, gp, gc, dA, dq, t1, t2, ga, gb,
+      scores;
   Mat logits, dlogits;
   std::map<std::pair<int, i64>, Buf> mats;  // (kind, n): 0 dct, 1 cos, 2 sin, 3 -sin
 
@@ -521,7 +527,8 @@ struct Model::Impl {
     ensure(mask, n);
     const float keep = 1.f / (1.f - cfg.dropout);
     const std::uint64_t base = seed ^ (0xD1B54A32D192ED03ull * (site + 1));
-    const auto thr = static_cast<std::uint64_t>(static_cast<double>(cfg.dropout) * 18446744073709551616.0);
+    const auto thr =
+        static_cast<std::uint64_t>(static_cast<double>(cfg.dropout) * 18446744073709551616.0);
     float* m = mask.data();
 #pragma omp parallel for schedule(static)
     for (i64 i = 0; i < n; ++i) {
@@ -980,8 +987,8 @@ struct Model::Impl {
                        ": need batch >= 1 and 1 <= seq <= max positions " +
                        std::to_string(cfg.max_positions));
     if (bt.tokens.size() != uz(Bn * Ln))
-      throw InputError("batch: " + std::to_string(bt.tokens.size()) + " tokens, expected batch x seq = " +
-                       std::to_string(Bn * Ln));
+      throw InputError("batch: " + std::to_string(bt.tokens.size()) +
+                       " tokens, expected batch x seq = " + std::to_string(Bn * Ln));
     const bool tl = cfg.token_level;
     const i64 R = tl ? Bn * Ln : Bn;  // scored rows
     if (bt.targets.size() != uz(R))
@@ -1144,16 +1151,24 @@ Model::Model(const Architecture& a, const ModelConfig& cfg, std::uint64_t seed)
     : impl_(std::make_unique<Impl>(a, cfg, seed)) {}
 Model::~Model() = default;
 
-std::vector<Param*> Model::params() { return impl_->plist; }
+std::vector<Param*> Model::params() {
+  return impl_->plist;
+}
 
 StepResult Model::step(const Batch& b, bool train, std::uint64_t seed) {
   ThreadScope threads(impl_->cfg.threads);
   return impl_->step(b, train, seed);
 }
 
-const Mat& Model::logits() const { return impl_->logits; }
-const Architecture& Model::architecture() const { return impl_->arch; }
-const ModelConfig& Model::config() const { return impl_->cfg; }
+const Mat& Model::logits() const {
+  return impl_->logits;
+}
+const Architecture& Model::architecture() const {
+  return impl_->arch;
+}
+const ModelConfig& Model::config() const {
+  return impl_->cfg;
+}
 
 std::int64_t Model::num_parameters() const {
   std::int64_t n = 0;

@@ -18,13 +18,13 @@ namespace flexnas::train {
 using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 struct ModelConfig {
-  int vocab = 0;            // token embedding rows
-  int max_positions = 512;  // position embedding rows; seq <= max_positions
-  int seq = 128;            // sequence length (the DFT/DCT matrices are seq x seq)
-  int num_classes = 2;      // classifier outputs
-  bool token_level = false; // per-token classifier (no pooler) instead of token-0 pooling
-  float dropout = 0.1f;     // after embeddings, mixing and feed-forward outputs (training only)
-  int threads = 0;          // OpenMP threads for oneDNN and the hand-written loops; 0 = all cores
+  int vocab = 0;             // token embedding rows
+  int max_positions = 512;   // position embedding rows; seq <= max_positions
+  int seq = 128;             // sequence length (the DFT/DCT matrices are seq x seq)
+  int num_classes = 2;       // classifier outputs
+  bool token_level = false;  // per-token classifier (no pooler) instead of token-0 pooling
+  float dropout = 0.1f;      // after embeddings, mixing and feed-forward outputs (training only)
+  int threads = 0;           // OpenMP threads for oneDNN and the hand-written loops; 0 = all cores
 };
 
 // The model a task needs: its vocabulary, length, classes and head (any type with those
@@ -59,9 +59,9 @@ struct Batch {
 };
 
 struct StepResult {
-  double loss = 0;    // mean cross-entropy over the scored targets
-  int correct = 0;    // argmax hits among scored targets
-  int scored = 0;     // number of scored targets
+  double loss = 0;  // mean cross-entropy over the scored targets
+  int correct = 0;  // argmax hits among scored targets
+  int scored = 0;   // number of scored targets
 };
 
 // Anything the trainer can optimise (the Model below; small models in tests).

@@ -9,7 +9,8 @@ using namespace flexnas;
 TEST_CASE("analytic_params_of_bert_tiny_shape", "[analytic]") {
   // BERT-Tiny shape (2 layers, hidden 128, 2 heads, FF 512): Hugging Face's BertModel has
   // 4,385,920 parameters, of which the pooler (128 x 128 + 128) is not part of the encoder.
-  auto a = architecture_from_string(R"({"l":2,"o":["sa","sa"],"h":[128,128],"n":[2,2],"f":[[512],[512]],"p":["sdp","sdp"]})");
+  auto a = architecture_from_string(
+      R"({"l":2,"o":["sa","sa"],"h":[128,128],"n":[2,2],"f":[[512],[512]],"p":["sdp","sdp"]})");
   const auto s = model_stats(a);
   CHECK(s.params == 4385920 - (128 * 128 + 128));
   CHECK(s.embedding_params == (30522 + 512 + 2) * 128 + 2 * 128);
@@ -20,7 +21,8 @@ TEST_CASE("analytic_flops_match_hand_count", "[analytic]") {
   // qkv 3*(2*4*64*64 + 4*64) = 99,072; scores 2*16*64 + 16 = 2,064; softmax 80; PV 2,048;
   // out proj 2*4*64*64 + 4*64 + 4*64 = 33,280; FF1 2*4*64*128 + 512 + gelu 8*512 = 70,144;
   // FF2 2*4*128*64 + 256 + 256 = 66,048; 2 layernorms 2*8*256 = 4,096.
-  auto a = architecture_from_string(R"({"l":1,"o":["sa"],"h":[64],"n":[1],"f":[[128]],"p":["sdp"]})");
+  auto a =
+      architecture_from_string(R"({"l":1,"o":["sa"],"h":[64],"n":[1],"f":[[128]],"p":["sdp"]})");
   ModelStatsOptions o;
   o.seq = 4;
   const auto s = model_stats(a, o);
@@ -29,8 +31,10 @@ TEST_CASE("analytic_flops_match_hand_count", "[analytic]") {
 }
 
 TEST_CASE("analytic_projection_between_widths", "[analytic]") {
-  auto same = architecture_from_string(R"({"l":2,"o":["l","l"],"h":[128,128],"n":[2,2],"f":[[512],[512]],"p":["dft","dft"]})");
-  auto diff = architecture_from_string(R"({"l":2,"o":["l","l"],"h":[256,128],"n":[2,2],"f":[[512],[512]],"p":["dft","dft"]})");
+  auto same = architecture_from_string(
+      R"({"l":2,"o":["l","l"],"h":[128,128],"n":[2,2],"f":[[512],[512]],"p":["dft","dft"]})");
+  auto diff = architecture_from_string(
+      R"({"l":2,"o":["l","l"],"h":[256,128],"n":[2,2],"f":[[512],[512]],"p":["dft","dft"]})");
   const auto a = model_stats(same), b = model_stats(diff);
   // The 256 -> 128 projection adds 256*128 + 128 to layer 0.
   const auto l0 = [](const Architecture& x) {
@@ -49,7 +53,8 @@ TEST_CASE("evaluator_registry_rejects_unknown_names_and_options", "[analytic]") 
   CHECK_THROWS_WITH(r.create("flops:sq=3"), Catch::Contains("seq"));
   CHECK_THROWS_AS(r.create("flops:seq=abc"), InputError);
   auto e = r.create("flops:seq=64");
-  auto a = architecture_from_string(R"({"l":1,"o":["sa"],"h":[64],"n":[1],"f":[[128]],"p":["sdp"]})");
+  auto a =
+      architecture_from_string(R"({"l":1,"o":["sa"],"h":[64],"n":[1],"f":[[128]],"p":["sdp"]})");
   auto res = e->evaluate(a, {});
   CHECK(res.status == EvalStatus::kOk);
   CHECK(res.values.at("flops") > 0);

@@ -143,12 +143,14 @@ TEST_CASE("external_options_are_checked", "[external]") {
   CHECK_THROWS_WITH(make("external:cmd=true,values=a:low"),
                     Catch::Contains("'a:low' is not NAME:min or NAME:max"));
   CHECK_THROWS_WITH(make("external:cmd=true,values=a:min,a:max"), Catch::Contains("listed twice"));
-  CHECK_THROWS_WITH(make("external:cmd=true,values=a:min,timeout=0"),
-                    "evaluator external: option timeout: '0' is not a number of seconds in (0, 86400]");
+  CHECK_THROWS_WITH(
+      make("external:cmd=true,values=a:min,timeout=0"),
+      "evaluator external: option timeout: '0' is not a number of seconds in (0, 86400]");
   CHECK_THROWS_WITH(make("external:cmd=true,values=a:min,timeout=x"),
                     "evaluator external: option timeout: 'x' is not a finite number in [0, 86400]");
-  CHECK_THROWS_WITH(make("external:cmd=true,values=a:min,timeout=0x10"),
-                    "evaluator external: option timeout: '0x10' is not a finite number in [0, 86400]");
+  CHECK_THROWS_WITH(
+      make("external:cmd=true,values=a:min,timeout=0x10"),
+      "evaluator external: option timeout: '0x10' is not a finite number in [0, 86400]");
   CHECK_THROWS_WITH(make("external:cmd=true,values=a:min,mode=daemon"),
                     Catch::Contains("oneshot or worker"));
   CHECK_THROWS_WITH(make("external:cmd=true,values=a:min,bogus=1"),

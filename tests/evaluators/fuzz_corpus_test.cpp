@@ -21,7 +21,6 @@
 using namespace flexnas;
 namespace fs = std::filesystem;
 
-
 TEST_CASE("fuzz_corpus_space_yaml", "[fuzz]") {
   for (const auto& text : fuzz_inputs("space_yaml")) {
     try {
@@ -51,7 +50,8 @@ TEST_CASE("fuzz_corpus_model_json", "[fuzz]") {
 TEST_CASE("fuzz_corpus_table_lines", "[fuzz]") {
   EvaluatorRegistry registry;
   register_builtins(registry);
-  const auto dir = fs::temp_directory_path() / ("flexnas_fuzz_corpus_" + std::to_string(::getpid()));
+  const auto dir =
+      fs::temp_directory_path() / ("flexnas_fuzz_corpus_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   for (const auto& text : fuzz_inputs("table_lines"))
     for (const char* ext : {".jsonl", ".csv"}) {
@@ -69,8 +69,10 @@ TEST_CASE("fuzz_corpus_external_answer", "[fuzz]") {
   const auto specs = parse_value_list("accuracy:max,latency_ms:min", "fuzz");
   for (const auto& text : fuzz_inputs("external_answer")) {
     const auto r = values_from_answer(text, specs);
-    if (r.status == EvalStatus::kOk) CHECK(r.values.size() == specs.size());
-    else CHECK(!r.message.empty());
+    if (r.status == EvalStatus::kOk)
+      CHECK(r.values.size() == specs.size());
+    else
+      CHECK(!r.message.empty());
   }
 }
 

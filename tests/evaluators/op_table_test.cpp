@@ -20,7 +20,9 @@ using namespace flexnas::latency;
 
 namespace {
 
-Head head_of(Op op) { return Head(op, op == Op::kConv ? 5 : 0); }
+Head head_of(Op op) {
+  return Head(op, op == Op::kConv ? 5 : 0);
+}
 
 Architecture two_layers(Op op) {
   Architecture a;
@@ -57,7 +59,8 @@ TEST_CASE("every_operation_agrees_across_cost_models", "[op_table]") {
     s.seq = 16;
     const auto w = random_weights(a.layers[1], 3);
     std::vector<float> x(static_cast<std::size_t>(16 * 50));
-    for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(std::sin(0.37 * static_cast<double>(i)));
+    for (std::size_t i = 0; i < x.size(); ++i)
+      x[i] = static_cast<float>(std::sin(0.37 * static_cast<double>(i)));
     const auto y = run_layer(a.layers[1], w, x, s);
     REQUIRE(y.size() == x.size());
     for (float v : y) REQUIRE(std::isfinite(v));

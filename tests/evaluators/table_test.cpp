@@ -18,19 +18,23 @@ std::string write_tmp(const std::string& name, const std::string& text) {
 }  // namespace
 
 TEST_CASE("table_looks_up_by_graph_so_head_order_does_not_matter", "[table]") {
-  const auto f = write_tmp("a.jsonl",
-                           R"({"model":{"l":1,"o":[["sa_sdp_64","l_dft_64"]],"h":[128],"f":[[512]]},"acc":0.75})"
-                           "\n\n"
-                           R"({"model":{"l":1,"o":["sa"],"h":[128],"n":[2],"f":[[512]],"p":["sdp"]},"acc":0.5})"
-                           "\n");
+  const auto f = write_tmp(
+      "a.jsonl",
+      R"({"model":{"l":1,"o":[["sa_sdp_64","l_dft_64"]],"h":[128],"f":[[512]]},"acc":0.75})"
+      "\n\n"
+      R"({"model":{"l":1,"o":["sa"],"h":[128],"n":[2],"f":[[512]],"p":["sdp"]},"acc":0.5})"
+      "\n");
   EvaluatorRegistry r;
   register_builtins(r);
   auto e = r.create("table:file=" + f + ",metric=acc");
-  auto a = architecture_from_string(R"({"l":1,"o":[["l_dft_64","sa_sdp_64"]],"h":[128],"f":[[512]]})");
+  auto a =
+      architecture_from_string(R"({"l":1,"o":[["l_dft_64","sa_sdp_64"]],"h":[128],"f":[[512]]})");
   auto res = e->evaluate(a, {});
   REQUIRE(res.status == EvalStatus::kOk);
   CHECK(res.values.at("acc") == 0.75);
-  auto missing = e->evaluate(architecture_from_string(R"({"l":1,"o":["l"],"h":[128],"n":[2],"f":[[512]],"p":["dct"]})"), {});
+  auto missing = e->evaluate(
+      architecture_from_string(R"({"l":1,"o":["l"],"h":[128],"n":[2],"f":[[512]],"p":["dct"]})"),
+      {});
   CHECK(missing.status == EvalStatus::kFailed);
   CHECK(missing.message.find("not in table") != std::string::npos);
 }
@@ -38,11 +42,14 @@ TEST_CASE("table_looks_up_by_graph_so_head_order_does_not_matter", "[table]") {
 TEST_CASE("table_reads_csv_with_quoted_model_column", "[table]") {
   const auto f = write_tmp("b.csv",
                            "model,acc\n"
-                           "\"{\"\"l\"\":1,\"\"o\"\":[\"\"sa\"\"],\"\"h\"\":[128],\"\"n\"\":[2],\"\"f\"\":[[512]],\"\"p\"\":[\"\"wma\"\"]}\",0.625\n");
+                           "\"{\"\"l\"\":1,\"\"o\"\":[\"\"sa\"\"],\"\"h\"\":[128],\"\"n\"\":[2],"
+                           "\"\"f\"\":[[512]],\"\"p\"\":[\"\"wma\"\"]}\",0.625\n");
   EvaluatorRegistry r;
   register_builtins(r);
   auto e = r.create("table:file=" + f + ",metric=acc");
-  auto res = e->evaluate(architecture_from_string(R"({"l":1,"o":["sa"],"h":[128],"n":[2],"f":[[512]],"p":["wma"]})"), {});
+  auto res = e->evaluate(
+      architecture_from_string(R"({"l":1,"o":["sa"],"h":[128],"n":[2],"f":[[512]],"p":["wma"]})"),
+      {});
   REQUIRE(res.status == EvalStatus::kOk);
   CHECK(res.values.at("acc") == 0.625);
 }

@@ -206,17 +206,20 @@ TEST_CASE("ask_tell_refuses_a_bad_definition_before_creating_the_study", "[ask_t
   auto d = definition("bogus", false);
   CHECK_THROWS_AS(AskTell::create(dir.str(), d.config(), 0), InputError);
   d = definition("evolution", true);  // two objectives
-  CHECK_THROWS_WITH(AskTell::create(dir.str(), d.config(), 0), Catch::Contains("takes one objective"));
+  CHECK_THROWS_WITH(AskTell::create(dir.str(), d.config(), 0),
+                    Catch::Contains("takes one objective"));
   d = definition("random", false);
   d.evaluators = {"nope"};
-  CHECK_THROWS_WITH(AskTell::create(dir.str(), d.config(), 0), Catch::Contains("unknown evaluator"));
+  CHECK_THROWS_WITH(AskTell::create(dir.str(), d.config(), 0),
+                    Catch::Contains("unknown evaluator"));
   CHECK(!fs::exists(dir.path));
   // A stop rule ends the study at the end of the batch that met it, as in search.
   d = definition("random", false);
   d.stop_at = {"params>=1"};
   auto at = AskTell::create(dir.str(), d.config(), 0);
   std::vector<Trial> out;
-  for (auto r = at->ask(); r.status == AskResult::Status::kTrial; r = at->ask()) out.push_back(r.trial);
+  for (auto r = at->ask(); r.status == AskResult::Status::kTrial; r = at->ask())
+    out.push_back(r.trial);
   CHECK(out.size() == 4);
   for (const auto& t : out) at->tell(t.id, evaluate(t, d.seed));
   const auto end = at->ask();

@@ -37,7 +37,8 @@ TEST_CASE("a group started after an interrupt is killed at once") {
 
 TEST_CASE("an evaluator's stdout is capped") {
   Subprocess p("yes", {});
-  const auto io = p.exchange("", true, [](const std::string&) { return false; }, in_seconds(20));
+  const auto io = p.exchange(
+      "", true, [](const std::string&) { return false; }, in_seconds(20));
   CHECK(io == Subprocess::Io::kOverflow);
   CHECK(p.stdout_overflowed());
   CHECK(p.out().size() <= Subprocess::kStdoutLimit + 4096);

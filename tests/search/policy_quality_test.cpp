@@ -63,7 +63,8 @@ std::vector<int> queries_to_best(const std::string& spec, const SearchDomain& ba
   std::vector<int> out;
   for (int seed = 1; seed <= kSeeds; ++seed) {
     SearchDomain domain = base;
-    PolicyContext ctx{&domain, {Objective::parse("score:max")}, {}, static_cast<std::uint64_t>(seed)};
+    PolicyContext ctx{
+        &domain, {Objective::parse("score:max")}, {}, static_cast<std::uint64_t>(seed)};
     auto policy = reg.create(spec, ctx);
     int q = 0;
     bool hit = false;
@@ -94,14 +95,15 @@ TEST_CASE("policy_model_based_search_finds_the_best_sooner_than_random", "[polic
   REQUIRE(std::count(table.score.begin(), table.score.end(), table.best) == 1);
   const SearchDomain base(table.pool, std::nullopt, 1);
   std::map<std::string, double> score;
-  for (std::size_t i = 0; i < table.pool.size(); ++i) score[base.key(table.pool[i])] = table.score[i];
+  for (std::size_t i = 0; i < table.pool.size(); ++i)
+    score[base.key(table.pool[i])] = table.score[i];
   REQUIRE(score.size() == table.pool.size());
   const auto random = queries_to_best("random", base, score, table.best);
   const int random_median = random[kSeeds / 2];
   INFO("random: median " << random_median);
   CHECK(random_median > 20);  // the table is not trivial
-  for (const std::string spec : {"boshnas", "sa-nsga2", "boshnas:optimizer=gobi",
-                                 "boshnas:ensemble=3"}) {
+  for (const std::string spec :
+       {"boshnas", "sa-nsga2", "boshnas:optimizer=gobi", "boshnas:ensemble=3"}) {
     const auto q = queries_to_best(spec, base, score, table.best);
     INFO(spec << ": median " << q[kSeeds / 2] << ", random's " << random_median);
     CHECK(q[kSeeds / 2] < random_median);

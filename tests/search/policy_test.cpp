@@ -51,10 +51,11 @@ std::vector<std::string> run(const std::string& spec, const SearchDomain& base, 
 
 TEST_CASE("policy_every_builtin_is_deterministic_and_never_repeats", "[policy]") {
   const SearchDomain base(small_pool(), std::nullopt, 1);
-  for (const std::string spec : {"random", "evolution:population=8,sample=3", "nsga2:population=8",
-                                 "boshnas:init=6", "boshnas:init=6,ensemble=2,surrogate.mean=teacher",
-                                 "boshnas:surrogate=gp,p_uncertain=0,p_random=0",
-                                 "sa-nsga2:init=6,population=8,generations=3"}) {
+  for (const std::string spec :
+       {"random", "evolution:population=8,sample=3", "nsga2:population=8", "boshnas:init=6",
+        "boshnas:init=6,ensemble=2,surrogate.mean=teacher",
+        "boshnas:surrogate=gp,p_uncertain=0,p_random=0",
+        "sa-nsga2:init=6,population=8,generations=3"}) {
     INFO(spec);
     const auto a = run(spec, base, 5, 12), b = run(spec, base, 5, 12);
     CHECK(a == b);
@@ -122,9 +123,11 @@ TEST_CASE("policy_registry_rejects_unknown_names_and_options", "[policy]") {
   // surrogate.KEY goes to the surrogate, which checks it.
   CHECK_THROWS_WITH(reg.create("boshnas:surrogate.bogus=1", ctx), Catch::Contains("bogus"));
   CHECK_THROWS_WITH(reg.create("sa-nsga2:surrogate.kernel=cubic", ctx), Catch::Contains("kernel"));
-  CHECK_THROWS_WITH(reg.create("evolution:surrogate.mean=npn", ctx), Catch::Contains("unknown option"));
+  CHECK_THROWS_WITH(reg.create("evolution:surrogate.mean=npn", ctx),
+                    Catch::Contains("unknown option"));
   CHECK_NOTHROW(reg.create("boshnas:surrogate.mean=teacher,surrogate.mc_passes=4", ctx));
-  CHECK_THROWS_WITH(reg.create("boshnas:p_random=0.7,p_uncertain=0.6", ctx), Catch::Contains("sum"));
+  CHECK_THROWS_WITH(reg.create("boshnas:p_random=0.7,p_uncertain=0.6", ctx),
+                    Catch::Contains("sum"));
   CHECK_THROWS_WITH(reg.create("boshnas:ensemble=0", ctx), Catch::Contains("ensemble"));
   ctx.objectives.push_back(Objective::parse("flops:min"));
   CHECK_THROWS_WITH(reg.create("evolution", ctx), Catch::Contains("one objective"));

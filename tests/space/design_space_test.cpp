@@ -68,7 +68,8 @@ attn_kernel: [softmax, relu]
 activation: [gelu, quad]
 norm: [layernorm, none]
 norm_placement: [post]
-)", "tiny");
+)",
+                                  "tiny");
   std::set<std::string> seen;
   std::uint64_t n = 0;
   s.enumerate([&](const Architecture& a) {
@@ -139,7 +140,8 @@ TEST_CASE("design_space_mutation_respects_layers_per_stack", "[design_space]") {
 
 TEST_CASE("design_space_validate_names_field_value_and_allowed", "[design_space]") {
   auto s = DesignSpace::load("flexibert-test");
-  auto bad = architecture_from_string(R"({"l":2,"o":["sa","sa"],"h":[128,300],"n":[2,2],"f":[[512],[512]],"p":["sdp","sdp"]})");
+  auto bad = architecture_from_string(
+      R"({"l":2,"o":["sa","sa"],"h":[128,300],"n":[2,2],"f":[[512],[512]],"p":["sdp","sdp"]})");
   try {
     s.validate(bad);
     FAIL("expected InputError");
@@ -149,9 +151,11 @@ TEST_CASE("design_space_validate_names_field_value_and_allowed", "[design_space]
     CHECK(m.find("300") != std::string::npos);
     CHECK(m.find("{128, 256}") != std::string::npos);
   }
-  auto mixed = architecture_from_string(R"({"l":2,"o":["sa","sa"],"h":[128,128],"n":[2,2],"f":[[512,1024,512],[512]],"p":["sdp","sdp"]})");
+  auto mixed = architecture_from_string(
+      R"({"l":2,"o":["sa","sa"],"h":[128,128],"n":[2,2],"f":[[512,1024,512],[512]],"p":["sdp","sdp"]})");
   CHECK_THROWS_WITH(s.validate(mixed), Catch::Contains("mixed_ff"));
-  auto three = architecture_from_string(R"({"l":3,"o":["sa","sa","sa"],"h":[128,128,128],"n":[2,2,2],"f":[[512],[512],[512]],"p":["sdp","sdp","sdp"]})");
+  auto three = architecture_from_string(
+      R"({"l":3,"o":["sa","sa","sa"],"h":[128,128,128],"n":[2,2,2],"f":[[512],[512],[512]],"p":["sdp","sdp","sdp"]})");
   CHECK_THROWS_WITH(s.validate(three), Catch::Contains("l = 3"));
 }
 
@@ -167,14 +171,17 @@ TEST_CASE("design_space_yaml_round_trips", "[design_space]") {
 
 TEST_CASE("design_space_bad_yaml_is_input_error", "[design_space]") {
   CHECK_THROWS_AS(DesignSpace::from_yaml("layers: [2, 4\nhidden: [", "bad.yaml"), InputError);
-  CHECK_THROWS_WITH(DesignSpace::from_yaml("layers: [2]\nhiden: [128]", "x.yaml"), Catch::Contains("hiden"));
+  CHECK_THROWS_WITH(DesignSpace::from_yaml("layers: [2]\nhiden: [128]", "x.yaml"),
+                    Catch::Contains("hiden"));
   CHECK_THROWS_WITH(DesignSpace::from_yaml(R"(
 layers: [2]
 hidden: [128]
 heads: [2]
 operations: {sa: [sdp, dft]}
 ff: {depth: [1], width: [512]}
-)", "x.yaml"), Catch::Contains("dft"));
+)",
+                                           "x.yaml"),
+                    Catch::Contains("dft"));
   CHECK_THROWS_WITH(DesignSpace::load("no-such-space"), Catch::Contains("flexibert-test"));
 }
 
@@ -229,7 +236,8 @@ TEST_CASE("design_space_flexibert2_counts_and_holds_every_edgetran_model", "[des
   const BigInt per = BigInt(4) * (28 + 210 + 3003 + 18564) * (6 + 36 + 216);
   CHECK(s.layer_choices() == per);
   BigInt total = 0;
-  for (int l : {2, 4, 6, 8, 10, 12}) total += boost::multiprecision::pow(per, static_cast<unsigned>(l));
+  for (int l : {2, 4, 6, 8, 10, 12})
+    total += boost::multiprecision::pow(per, static_cast<unsigned>(l));
   CHECK(s.count() == total);
   // Every published FlexiBERT 2.0 model of the EdgeTran tables (tests/data/edgetran, from the
   // EdgeTran co-design dataset) reads, validates, hashes, re-reads to the same hash and

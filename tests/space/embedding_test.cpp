@@ -9,8 +9,8 @@
 #include <set>
 #include <string>
 
-#include <nlohmann/json.hpp>
 #include <tbb/global_control.h>
+#include <nlohmann/json.hpp>
 
 #include "space/error.hpp"
 
@@ -138,7 +138,8 @@ TEST_CASE("stress_sgd_reaches_a_perfect_layout", "[embedding]") {
   const auto x = random_points(40, 2, 7);
   std::vector<detail::StressTerm> terms;
   for (std::uint32_t i = 0; i < 40; ++i)
-    for (std::uint32_t j = i + 1; j < 40; ++j) terms.push_back({i, j, (x.row(i) - x.row(j)).norm()});
+    for (std::uint32_t j = i + 1; j < 40; ++j)
+      terms.push_back({i, j, (x.row(i) - x.row(j)).norm()});
   Eigen::MatrixXd y = random_points(40, 2, 8);
   const double before = detail::raw_stress(y, terms);
   detail::SgdSchedule s;
@@ -217,8 +218,8 @@ TEST_CASE("embedding_out_of_sample_lands_near_fitted_point", "[embedding]") {
   for (Eigen::Index i = 0; i < 50; ++i) mean_dist += (x.row(i) - x.row(i + 50)).norm() / 50;
   for (std::size_t i : {0, 17, 123, 299}) {
     const auto y = e.embed(e.architectures()[i]);
-    INFO("row " << i << " moved " << (y.transpose() - x.row(static_cast<Eigen::Index>(i))).norm() << " of "
-                << mean_dist);
+    INFO("row " << i << " moved " << (y.transpose() - x.row(static_cast<Eigen::Index>(i))).norm()
+                << " of " << mean_dist);
     CHECK((y.transpose() - x.row(static_cast<Eigen::Index>(i))).norm() < 0.15 * mean_dist);
   }
 }
@@ -289,9 +290,7 @@ TEST_CASE("embedding_save_load_round_trip", "[embedding]") {
 TEST_CASE("embedding_load_rejects_bad_files", "[embedding]") {
   auto expect_error = [](const std::string& text, const std::string& fragment) {
     const auto p = temp_path("bad.json");
-    {
-      std::ofstream(p) << text;
-    }
+    { std::ofstream(p) << text; }
     INFO(text);
     try {
       Embedding::load(p);

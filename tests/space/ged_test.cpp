@@ -33,7 +33,8 @@ double brute_force_ged(const CostGraph& a, const CostGraph& b) {
       for (int i = 0; i < a.size(); ++i) {
         const int v = map[static_cast<std::size_t>(i)];
         cost += v < 0 ? a.cost[static_cast<std::size_t>(i)]
-                      : std::abs(a.cost[static_cast<std::size_t>(i)] - b.cost[static_cast<std::size_t>(v)]);
+                      : std::abs(a.cost[static_cast<std::size_t>(i)] -
+                                 b.cost[static_cast<std::size_t>(v)]);
       }
       for (int v = 0; v < b.size(); ++v)
         if (!used[static_cast<std::size_t>(v)]) cost += b.cost[static_cast<std::size_t>(v)];
@@ -150,7 +151,8 @@ heads: [1, 2, 3]
 hetero: true
 operations: {sa: [sdp, wma], l: [dft]}
 ff: {depth: [1], width: [256, 512]}
-)", "one-layer");
+)",
+                                  "one-layer");
   const auto costs = OpCosts::for_space(s);
   Rng rng(9);
   for (int trial = 0; trial < 40; ++trial) {
@@ -217,7 +219,8 @@ TEST_CASE("ged_matrix_same_with_any_thread_count", "[ged]") {
 
 TEST_CASE("ged_unknown_label_names_it", "[ged]") {
   const auto costs = OpCosts::for_space(DesignSpace::load("flexibert-test"));
-  auto a = architecture_from_string(R"({"l":2,"o":["sa","sa"],"h":[128,128],"n":[2,2],"f":[[2048],[512]],"p":["sdp","sdp"]})");
+  auto a = architecture_from_string(
+      R"({"l":2,"o":["sa","sa"],"h":[128,128],"n":[2,2],"f":[[2048],[512]],"p":["sdp","sdp"]})");
   CHECK_THROWS_WITH(costs.graph(a), Catch::Contains("f2048"));
 }
 

@@ -41,7 +41,8 @@ TEST_CASE("graph_hash_ignores_head_order_and_sees_changes", "[graph]") {
 }
 
 TEST_CASE("graph_dot_lists_every_node_and_edge", "[graph]") {
-  auto a = architecture_from_string(R"({"l":2,"o":["sa","l"],"h":[128,128],"n":[2,2],"f":[[512],[512]],"p":["sdp","dft"]})");
+  auto a = architecture_from_string(
+      R"({"l":2,"o":["sa","l"],"h":[128,128],"n":[2,2],"f":[[512],[512]],"p":["sdp","dft"]})");
   const auto g = build_graph(a);
   const auto dot = to_dot(g);
   CHECK(dot.find("digraph") == 0);

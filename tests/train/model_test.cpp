@@ -26,9 +26,15 @@ using namespace flexnas::train;
 
 namespace {
 
-Head sa(const std::string& p = "sdp") { return {Family::kSa, p}; }
-Head lin(const std::string& p) { return {Family::kL, p}; }
-Head conv(int k) { return {Family::kC, std::to_string(k)}; }
+Head sa(const std::string& p = "sdp") {
+  return {Family::kSa, p};
+}
+Head lin(const std::string& p) {
+  return {Family::kL, p};
+}
+Head conv(int k) {
+  return {Family::kC, std::to_string(k)};
+}
 
 using test::make_layer;
 
@@ -49,7 +55,8 @@ Batch random_batch(const ModelConfig& c, int B, std::uint64_t seed) {
   Batch b;
   b.batch = B;
   b.seq = c.seq;
-  for (int i = 0; i < B * c.seq; ++i) b.tokens.push_back(static_cast<std::int32_t>(rng() % static_cast<unsigned>(c.vocab)));
+  for (int i = 0; i < B * c.seq; ++i)
+    b.tokens.push_back(static_cast<std::int32_t>(rng() % static_cast<unsigned>(c.vocab)));
   const int rows = c.token_level ? B * c.seq : B;
   for (int i = 0; i < rows; ++i) {
     int t = static_cast<int>(rng() % static_cast<unsigned>(c.num_classes));
@@ -106,7 +113,8 @@ void grad_check(const Architecture& a, const ModelConfig& c, std::uint64_t seed 
     for (Eigen::Index i = 0; i < n; ++i)
       if (std::abs(gp.data()[i]) > std::abs(gp.data()[top])) top = i;
     idx.push_back(top);
-    for (int k = 0; k < 4; ++k) idx.push_back(static_cast<Eigen::Index>(rng() % static_cast<std::uint64_t>(n)));
+    for (int k = 0; k < 4; ++k)
+      idx.push_back(static_cast<Eigen::Index>(rng() % static_cast<std::uint64_t>(n)));
     double num = 0, den = 0;
     for (auto i : idx) {
       const float old = v[i];
@@ -168,7 +176,7 @@ TEST_CASE("gradients: linear (dft, dct) and convolution heads", "[train]") {
 
 TEST_CASE("gradients: heterogeneous heads in one layer", "[train]") {
   grad_check(arch({make_layer(16, {sa("sdp"), sa("wma"), lin("dft"), conv(3)}, {20, 8},
-                         AttnKernel::kQuad)}),
+                              AttnKernel::kQuad)}),
              small_config(8));
 }
 
@@ -201,7 +209,7 @@ TEST_CASE("gradients: every norm kind and placement", "[train]") {
     for (auto p : {NormPlacement::kPost, NormPlacement::kPre, NormPlacement::kPeri}) {
       INFO("norm " << to_string(n) << " at " << to_string(p));
       grad_check(arch({make_layer(8, {sa(), conv(3)}, {12}, AttnKernel::kSoftmax, Activation::kGelu,
-                             n, p)}),
+                                  n, p)}),
                  small_config(6));
     }
 }
@@ -209,11 +217,16 @@ TEST_CASE("gradients: every norm kind and placement", "[train]") {
 TEST_CASE("gradients: width-changing projections, token-level head, dropout", "[train]") {
   const auto a = arch({make_layer(8, {sa(), lin("dct")}), make_layer(12, {sa("wma"), conv(5)}),
                        make_layer(8, {sa()}, {8}, AttnKernel::kRelu, Activation::kRelu,
-                             NormKind::kRmsNorm, NormPlacement::kPre)});
-  SECTION("pooled") { grad_check(a, small_config(7)); }
-  SECTION("token level") { grad_check(a, small_config(7, true)); }
-  SECTION("dropout") grad_check(arch({make_layer(8, {sa(), lin("dft")}, {12}, AttnKernel::kSoftmax, Activation::kGelu,
-                         NormKind::kLayerNorm, NormPlacement::kPeri)}),
+                                  NormKind::kRmsNorm, NormPlacement::kPre)});
+  SECTION("pooled") {
+    grad_check(a, small_config(7));
+  }
+  SECTION("token level") {
+    grad_check(a, small_config(7, true));
+  }
+  SECTION("dropout")
+  grad_check(arch({make_layer(8, {sa(), lin("dft")}, {12}, AttnKernel::kSoftmax, Activation::kGelu,
+                              NormKind::kLayerNorm, NormPlacement::kPeri)}),
              small_config(6, false, 0.3f));
 }
 
@@ -233,7 +246,8 @@ std::vector<double> train_a_little(Model& m, const ModelConfig& c) {
 }  // namespace
 
 TEST_CASE("one thread: the same seed gives bit-identical losses and weights", "[train]") {
-  const auto a = arch({make_layer(16, {sa(), sa("wma"), lin("dft"), conv(3)}), make_layer(8, {sa()})});
+  const auto a =
+      arch({make_layer(16, {sa(), sa("wma"), lin("dft"), conv(3)}), make_layer(8, {sa()})});
   const auto c = small_config(8, false, 0.1f);
   Model m1(a, c, 5), m2(a, c, 5);
   const auto l1 = train_a_little(m1, c);
@@ -306,8 +320,8 @@ TEST_CASE("transfer_from copies the embeddings and the leading identical layers"
   int copied = 0;
   for (std::size_t i = 0; i < mp.size(); ++i) {
     const std::string& n = mp[i]->name;
-    const bool expect = n.rfind("embeddings.", 0) == 0 || n.rfind("layer0.", 0) == 0 ||
-                        n.rfind("layer1.", 0) == 0;
+    const bool expect =
+        n.rfind("embeddings.", 0) == 0 || n.rfind("layer0.", 0) == 0 || n.rfind("layer1.", 0) == 0;
     INFO(n);
     if (expect) {
       REQUIRE(d.count(n));
@@ -324,11 +338,11 @@ TEST_CASE("transfer_from copies the embeddings and the leading identical layers"
 }
 
 TEST_CASE("export_weight serves every learned ONNX initializer", "[train]") {
-  const auto a = arch({make_layer(16, {sa("sdp"), sa("wma"), lin("dft"), conv(5)}, {20, 8},
-                             AttnKernel::kRelu, Activation::kQuad, NormKind::kLayerNorm,
-                             NormPlacement::kPeri),
-                       make_layer(8, {lin("dct"), sa()}, {12}, AttnKernel::kSoftmax, Activation::kGelu,
-                             NormKind::kRmsNorm, NormPlacement::kPre)});
+  const auto a =
+      arch({make_layer(16, {sa("sdp"), sa("wma"), lin("dft"), conv(5)}, {20, 8}, AttnKernel::kRelu,
+                       Activation::kQuad, NormKind::kLayerNorm, NormPlacement::kPeri),
+            make_layer(8, {lin("dct"), sa()}, {12}, AttnKernel::kSoftmax, Activation::kGelu,
+                       NormKind::kRmsNorm, NormPlacement::kPre)});
   auto c = small_config(8);
   c.max_positions = 8;
   Model m(a, c, 1);
@@ -485,7 +499,8 @@ void check_onnx_logits(const Architecture& a) {
   }
   const std::string cmd = "/usr/bin/python3 " FLEXNAS_SOURCE_DIR "/tests/apps/onnx_numpy_eval.py " +
                           (dir / "m.onnx").string() + " " + (dir / "ids.txt").string() + " " +
-                          (dir / "logits.txt").string() + " > " + (dir / "log.txt").string() + " 2>&1";
+                          (dir / "logits.txt").string() + " > " + (dir / "log.txt").string() +
+                          " 2>&1";
   const int rc = std::system(cmd.c_str());
   std::ifstream log(dir / "log.txt");
   const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
@@ -519,9 +534,10 @@ TEST_CASE("the ONNX export with the model's weights gives the model's logits", "
 }
 
 TEST_CASE("two threads give the one-thread gradients up to rounding", "[train]") {
-  const auto a = arch({make_layer(16, {sa(), sa("wma"), lin("dft"), conv(3)}, {24}, AttnKernel::kSoftmax,
-                             Activation::kGelu, NormKind::kLayerNorm, NormPlacement::kPeri),
-                       make_layer(8, {lin("dct"), conv(5)})});
+  const auto a =
+      arch({make_layer(16, {sa(), sa("wma"), lin("dft"), conv(3)}, {24}, AttnKernel::kSoftmax,
+                       Activation::kGelu, NormKind::kLayerNorm, NormPlacement::kPeri),
+            make_layer(8, {lin("dct"), conv(5)})});
   auto c1 = small_config(8, true, 0.2f);
   auto c2 = c1;
   c2.threads = 2;
@@ -550,9 +566,9 @@ TEST_CASE("Adam learns a toy task: does token 1 occur in the sequence", "[train]
     b.seq = c.seq;
     for (int i = 0; i < B; ++i) {
       const bool has = rng() % 2 == 0;
-      for (int t = 0; t < c.seq; ++t)
-        b.tokens.push_back(static_cast<std::int32_t>(2 + rng() % 6));
-      if (has) b.tokens[static_cast<std::size_t>(i * c.seq) + rng() % static_cast<unsigned>(c.seq)] = 1;
+      for (int t = 0; t < c.seq; ++t) b.tokens.push_back(static_cast<std::int32_t>(2 + rng() % 6));
+      if (has)
+        b.tokens[static_cast<std::size_t>(i * c.seq) + rng() % static_cast<unsigned>(c.seq)] = 1;
       b.targets.push_back(has ? 1 : 0);
     }
     return b;
