@@ -1,8 +1,8 @@
 // Evaluator and policy spec strings ("name:key=value,..."), objectives and constraints:
 // EvaluatorSpec::parse round-trips through str(), Constraint::parse through str(); creating
-// an evaluator (params, flops, sleep, table, lut) or a policy (random, evolution, nsga2,
-// hierarchical; not the surrogate-based ones, see CMakeLists.txt) on flexibert-test from the
-// text either works or throws InputError.
+// an evaluator (params, flops, sleep, table, lut) or any built-in policy (boshnas and sa-nsga2
+// included: they fit their embedding on first use, not when created) on flexibert-test from
+// the text either works or throws InputError.
 #include <cstdint>
 #include <string>
 

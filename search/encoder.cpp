@@ -9,7 +9,7 @@ namespace flexnas {
 
 CandidateEncoder::CandidateEncoder(const SearchDomain& domain, std::string encoding,
                                    std::uint64_t seed, const std::string& who)
-    : domain_(domain), encoding_(std::move(encoding)) {
+    : domain_(domain), encoding_(std::move(encoding)), seed_(seed) {
   const std::string suffix = "+stats";
   if (encoding_.size() > suffix.size() &&
       encoding_.compare(encoding_.size() - suffix.size(), suffix.size(), suffix) == 0) {
@@ -21,6 +21,13 @@ CandidateEncoder::CandidateEncoder(const SearchDomain& domain, std::string encod
   if (base_ != "embedding" && base_ != "naive")
     throw InputError(who + ": encoding=" + encoding_ +
                      " is not embedding, naive, embedding+stats or naive+stats");
+}
+
+// The embedding (and so the dimension) on first use, not in the constructor: creating a
+// policy from its spec string stays cheap (the CLI checks every option before a search
+// starts, and the spec-string fuzz target creates thousands).
+void CandidateEncoder::prepare() {
+  if (dim_ > 0) return;
   const Eigen::Index extra = stats_ ? kStatsColumns : 0;
   if (base_ == "naive") {
     Rng probe(0);
@@ -29,11 +36,11 @@ CandidateEncoder::CandidateEncoder(const SearchDomain& domain, std::string encod
   }
   if (!domain_.is_pool()) {
     // A design space has no fitted embedding: fit one on a uniform sample.
-    Rng r(seed ^ 0x9e3779b97f4a7c15ULL);
+    Rng r(seed_ ^ 0x9e3779b97f4a7c15ULL);
     std::vector<Architecture> sample;
     for (int i = 0; i < 400; ++i) sample.push_back(domain_.space().sample(r));
     EmbeddingOptions eo;
-    eo.seed = seed;
+    eo.seed = seed_;
     space_embedding_ =
         std::make_shared<const Embedding>(Embedding::fit(sample, domain_.space(), eo));
     dim_ = space_embedding_->dim() + extra;
@@ -57,6 +64,7 @@ Eigen::VectorXd CandidateEncoder::encode(const Architecture& a) {
 }
 
 Eigen::MatrixXd CandidateEncoder::encode(const std::vector<Architecture>& archs) {
+  prepare();
   const Eigen::Index base_dim = dim_ - (stats_ ? kStatsColumns : 0);
   Eigen::MatrixXd x(static_cast<Eigen::Index>(archs.size()), dim_);
   std::vector<std::string> keys(archs.size());

@@ -19,10 +19,9 @@ namespace flexnas {
 class CandidateEncoder {
  public:
   // Throws InputError for an encoding other than "embedding" or "naive" (`who` names the
-  // policy in the message).
+  // policy in the message). Cheap: the embedding is fitted on the first encode.
   CandidateEncoder(const SearchDomain& domain, std::string encoding, std::uint64_t seed,
                    const std::string& who);
-  Eigen::Index dim() const { return dim_; }
   Eigen::VectorXd encode(const Architecture& a);
   // Appends the encoding of `a` to `rows` as a new last row (the finished trials a policy
   // learns on, encoded once as they are told).
@@ -38,12 +37,14 @@ class CandidateEncoder {
  private:
   static constexpr Eigen::Index kStatsColumns = 3;
   static Eigen::VectorXd stats_columns(const Architecture& a);
+  void prepare();  // fits the embedding a design space needs and sets dim_, once
   const SearchDomain& domain_;
   std::string encoding_;
+  std::uint64_t seed_ = 0;
   std::string base_;    // embedding or naive
   bool stats_ = false;  // +stats
   std::shared_ptr<const Embedding> space_embedding_;
-  Eigen::Index dim_ = 0;
+  Eigen::Index dim_ = 0;  // 0 until prepare()
   std::unordered_map<std::string, Eigen::VectorXd> cache_;
   Eigen::MatrixXd pool_x_;  // encode_pool: every pool member, on first use
 };
