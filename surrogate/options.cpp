@@ -85,7 +85,8 @@ std::string format_double(double v) {
 OptionReader::OptionReader(std::string where, const std::vector<OptionSpec>& specs,
                            const std::map<std::string, std::string>& given)
     : where_(std::move(where)), specs_(specs), given_(given) {
-  for (const auto& [key, value] : given) {
+  for (const auto& entry : given) {
+    const std::string& key = entry.first;  // a named variable: clang 14 cannot capture a binding
     const bool known =
         std::any_of(specs.begin(), specs.end(), [&](const OptionSpec& s) { return s.name == key; });
     if (known) continue;
