@@ -51,6 +51,8 @@ std::string EvaluatorSpec::str() const {
 }
 
 void EvaluatorRegistry::add(Entry e) {
+  for (const auto& x : entries_)
+    if (x.name == e.name) throw InputError("evaluator '" + e.name + "' is registered twice");
   entries_.push_back(std::move(e));
 }
 
@@ -70,6 +72,7 @@ std::unique_ptr<Evaluator> EvaluatorRegistry::create(const std::string& text) co
     throw InputError("unknown evaluator '" + spec.name + "' (valid: " + names + ")");
   }
   std::map<std::string, std::string> opts;
+  std::string bad_number;  // a numeric option given something else (numbers.hpp)
   for (const auto& o : it->options) opts[o.name] = o.default_value;
   for (const auto& [k, v] : spec.options) {
     if (!opts.count(k)) {
@@ -78,9 +81,13 @@ std::unique_ptr<Evaluator> EvaluatorRegistry::create(const std::string& text) co
       throw InputError("evaluator " + spec.name + ": unknown option '" + k +
                        "' (known: " + (known.empty() ? "none" : known) + ")");
     }
+    if (bad_number.empty())
+      bad_number = numeric_option_error("evaluator " + spec.name, k, opts[k], v);
     opts[k] = v;
   }
-  return it->make(opts);
+  auto made = it->make(opts);
+  if (!bad_number.empty()) throw InputError(bad_number);
+  return made;
 }
 
 int int_option(const std::map<std::string, std::string>& o, const std::string& evaluator,

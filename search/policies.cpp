@@ -12,6 +12,8 @@
 namespace flexnas {
 
 void PolicyRegistry::add(Entry e) {
+  for (const auto& x : entries_)
+    if (x.name == e.name) throw InputError("policy '" + e.name + "' is registered twice");
   entries_.push_back(std::move(e));
 }
 
@@ -34,6 +36,7 @@ std::unique_ptr<Policy> PolicyRegistry::create(const std::string& text,
   if (ctx.objectives.size() > 1 && !it->multi_objective)
     throw InputError("policy " + it->name + " takes one objective; use nsga2 for several");
   std::map<std::string, std::string> opts;
+  std::string bad_number;  // a numeric option given something else (numbers.hpp)
   for (const auto& [k, v] : it->options) opts[k] = v;
   const bool takes_surrogate = opts.count("surrogate") > 0;
   for (const auto& [k, v] : spec.options) {
@@ -48,9 +51,12 @@ std::unique_ptr<Policy> PolicyRegistry::create(const std::string& text,
       throw InputError("policy " + it->name + ": unknown option '" + k +
                        "' (known: " + (known.empty() ? "none" : known) + ")");
     }
+    if (bad_number.empty()) bad_number = numeric_option_error("policy " + it->name, k, opts[k], v);
     opts[k] = v;
   }
-  return it->make(ctx, opts);
+  auto made = it->make(ctx, opts);
+  if (!bad_number.empty()) throw InputError(bad_number);
+  return made;
 }
 
 double scalar_loss(const Trial& t, const PolicyContext& ctx) {

@@ -1,8 +1,13 @@
 #include "evaluators/analytic.hpp"
 
+#include <cctype>
+#include <map>
+
 #include <catch2/catch.hpp>
 
+#include "evaluators/evaluator.hpp"
 #include "space/error.hpp"
+#include "tests/test_data.hpp"
 
 using namespace flexnas;
 
@@ -60,4 +65,38 @@ TEST_CASE("evaluator_registry_rejects_unknown_names_and_options", "[analytic]") 
   CHECK(res.values.at("flops") > 0);
   // Round trip of the spec.
   CHECK(EvaluatorSpec{e->name(), e->options()}.str() == "flops:seq=64");
+}
+
+TEST_CASE("evaluator_registry_driven_options_are_checked_for_every_evaluator", "[analytic]") {
+  // Every registered evaluator, found through the registry: an unknown option and a
+  // numeric option given a number with trailing text are rejected naming the option, and
+  // the registry refuses a second entry of the same name.
+  EvaluatorRegistry r;
+  register_builtins(r);
+  REQUIRE(r.entries().size() >= 8);
+  // Evaluators that cannot be made from their defaults, with what they need (a file they
+  // open at creation gets one that exists, so the number check is what fails). A new
+  // evaluator with required options fails the check below until it is added here.
+  const auto table = test::test_data("edgetran/ncs.jsonl");
+  const std::map<std::string, std::string> required{
+      {"external", "cmd=true,values=a:min"},       {"plugin", "path=/nonexistent.so"},
+      {"table", "file=" + table + ",metric=glue"}, {"lut", "file=/nonexistent.yaml"},
+      {"latency-model", "file=/nonexistent.json"},
+  };
+  for (const auto& e : r.entries()) {
+    INFO(e.name);
+    CHECK_THROWS_WITH(r.create(e.name + ":no_such_option=1"), Catch::Contains("no_such_option"));
+    const std::string base =
+        required.count(e.name) ? e.name + ":" + required.at(e.name) + "," : e.name + ":";
+    for (const auto& o : e.options) {
+      if (required.count(e.name) && required.at(e.name).find(o.name + "=") != std::string::npos)
+        continue;
+      if (o.default_value.empty() || !std::isdigit(static_cast<unsigned char>(o.default_value[0])))
+        continue;
+      INFO(o.name);
+      CHECK_THROWS_WITH(r.create(base + o.name + "=" + o.default_value + "abc"),
+                        Catch::Contains(o.name));
+    }
+  }
+  CHECK_THROWS_AS(r.add(r.entries().front()), InputError);
 }

@@ -1,5 +1,6 @@
 #include "search/policy.hpp"
 
+#include <cctype>
 #include <set>
 
 #include <catch2/catch.hpp>
@@ -131,4 +132,40 @@ TEST_CASE("policy_registry_rejects_unknown_names_and_options", "[policy]") {
   CHECK_THROWS_WITH(reg.create("boshnas:ensemble=0", ctx), Catch::Contains("ensemble"));
   ctx.objectives.push_back(Objective::parse("flops:min"));
   CHECK_THROWS_WITH(reg.create("evolution", ctx), Catch::Contains("one objective"));
+}
+
+TEST_CASE("policy_registry_driven_every_policy_at_its_defaults", "[policy]") {
+  // Every registered policy, found through the registry (a new one is tested without being
+  // added to a list): with its default options it fills 12 asks of 2 with new architectures,
+  // a seed repeats its trials, another seed changes them, an unknown option and a number
+  // that is not one are rejected naming the option.
+  const SearchDomain pool(small_pool(), std::nullopt, 1);
+  auto space = DesignSpace::load("flexibert-test");
+  space.layers = {2};
+  const SearchDomain design(space);
+  PolicyRegistry reg;
+  register_builtin_policies(reg);
+  REQUIRE(reg.entries().size() >= 6);
+  CHECK_THROWS_AS(reg.add(reg.entries().front()), InputError);
+  for (const auto& e : reg.entries()) {
+    INFO(e.name);
+    // hierarchical refines a design space and refuses pools.
+    const SearchDomain& base = e.name == "hierarchical" ? design : pool;
+    const auto a = run(e.name, base, 5, 12), b = run(e.name, base, 5, 12);
+    CHECK(a == b);
+    CHECK(a.size() == 24);
+    CHECK(std::set<std::string>(a.begin(), a.end()).size() == a.size());
+    CHECK(run(e.name, base, 6, 12) != a);
+    SearchDomain domain = base;
+    PolicyContext ctx{&domain, {Objective::parse("params:min")}, {}, 1};
+    CHECK_THROWS_WITH(reg.create(e.name + ":no_such_option=1", ctx),
+                      Catch::Contains("no_such_option"));
+    for (const auto& [option, value] : e.options) {
+      // Numeric defaults only: "8abc" must not be read as 8.
+      if (value.empty() || !(std::isdigit(static_cast<unsigned char>(value[0])))) continue;
+      INFO(option);
+      CHECK_THROWS_WITH(reg.create(e.name + ":" + option + "=" + value + "abc", ctx),
+                        Catch::Contains(option));
+    }
+  }
 }
