@@ -137,7 +137,7 @@ void assignment(bool quick) {
       const auto& [a, b] = pairs[k];
       equal +=
           detail::bipartite_objective(a, b, hung[k]) == detail::bipartite_objective(a, b, flow[k]);
-      dist_f += ged(a, b, {GedMethod::kBipartite}).distance;
+      dist_f += detail::bipartite_distance(a, b, flow[k]);
       dist_h += detail::bipartite_distance(a, b, hung[k]);
     }
     std::printf("%-18s %6d %10.0f %14.0f %14.0f %8.1fx %5d/%-4d %5.1f/%-6.1f\n", name, n, nodes / n,

@@ -249,14 +249,15 @@ long long indel_cost(const Signature& x) {
   return substitution_cost(x, Signature{0, 0, 0});
 }
 
+Signature signature_of(const CostGraph& g, int v) {
+  const auto V = static_cast<std::size_t>(v);
+  return {g.cost[V], static_cast<int>(g.in[V].size()), static_cast<int>(g.out[V].size())};
+}
+
 // Nodes of g grouped by signature: classes in signature order, nodes in index order.
 std::vector<std::pair<Signature, std::vector<int>>> signature_classes(const CostGraph& g) {
   std::map<Signature, std::vector<int>> by;
-  for (int v = 0; v < g.size(); ++v) {
-    const auto V = static_cast<std::size_t>(v);
-    by[{g.cost[V], static_cast<int>(g.in[V].size()), static_cast<int>(g.out[V].size())}].push_back(
-        v);
-  }
+  for (int v = 0; v < g.size(); ++v) by[signature_of(g, v)].push_back(v);
   return {by.begin(), by.end()};
 }
 
@@ -265,7 +266,8 @@ std::vector<std::pair<Signature, std::vector<int>>> signature_classes(const Cost
 // per augmentation over V = rows + columns, stopped at the first column with demand. Returns the
 // rows x columns flow. Ties go to the lowest index, so the result is deterministic. (Boost.Graph's
 // successive_shortest_path gives the same optimum; on these 20-60 vertex problems its generic
-// Dijkstra over a filtered residual graph and its allocations took 4x as long: docs/ged.md.)
+// Dijkstra over a filtered residual graph and its allocations cost more than the whole pair
+// does here: docs/ged.md.)
 std::vector<long long> transport(std::vector<long long> supply, std::vector<long long> demand,
                                  const std::vector<long long>& cost) {
   const std::size_t R = supply.size(), C = demand.size(), V = R + C;
@@ -709,9 +711,8 @@ GedResult ged(const CostGraph& a, const CostGraph& b, const GedOptions& opt) {
                      (opt.method == GedMethod::kAuto && a.size() <= opt.exact_max_nodes &&
                       b.size() <= opt.exact_max_nodes);
   if (exact) return ExactSearch(a, b, opt.max_expansions).run();
-  const Dense db = dense(b);
   GedResult r;
-  r.distance = static_cast<double>(path_cost(a, b, db, flow_bipartite_map(a, b))) * kUnit;
+  r.distance = detail::bipartite_distance(a, b, flow_bipartite_map(a, b));
   r.exact = false;
   return r;
 }
@@ -739,24 +740,19 @@ std::vector<int> bipartite_map(const CostGraph& a, const CostGraph& b, bool hung
 }
 
 long long bipartite_objective(const CostGraph& a, const CostGraph& b, const std::vector<int>& map) {
-  auto sig = [](const CostGraph& g, int v) {
-    const auto V = static_cast<std::size_t>(v);
-    return Signature{g.cost[V], static_cast<int>(g.in[V].size()),
-                     static_cast<int>(g.out[V].size())};
-  };
   std::vector<char> used(static_cast<std::size_t>(b.size()), 0);
   long long total = 0;
   for (int u = 0; u < a.size(); ++u) {
     const int v = map[static_cast<std::size_t>(u)];
     if (v < 0) {
-      total += indel_cost(sig(a, u));
+      total += indel_cost(signature_of(a, u));
     } else {
       used[static_cast<std::size_t>(v)] = 1;
-      total += substitution_cost(sig(a, u), sig(b, v));
+      total += substitution_cost(signature_of(a, u), signature_of(b, v));
     }
   }
   for (int v = 0; v < b.size(); ++v)
-    if (!used[static_cast<std::size_t>(v)]) total += indel_cost(sig(b, v));
+    if (!used[static_cast<std::size_t>(v)]) total += indel_cost(signature_of(b, v));
   return total;
 }
 
