@@ -48,6 +48,17 @@ std::vector<std::string> run(const std::string& spec, const SearchDomain& base, 
   return keys;
 }
 
+// 12 asks of 2 from `spec`: all filled with new architectures, the same for a seed, other
+// ones for another seed.
+void check_deterministic_and_new(const std::string& spec, const SearchDomain& base) {
+  INFO(spec);
+  const auto a = run(spec, base, 5, 12), b = run(spec, base, 5, 12);
+  CHECK(a == b);
+  CHECK(a.size() == 24);
+  CHECK(std::set<std::string>(a.begin(), a.end()).size() == a.size());
+  CHECK(run(spec, base, 6, 12) != a);
+}
+
 }  // namespace
 
 TEST_CASE("policy_every_builtin_is_deterministic_and_never_repeats", "[policy]") {
@@ -56,14 +67,8 @@ TEST_CASE("policy_every_builtin_is_deterministic_and_never_repeats", "[policy]")
        {"random", "evolution:population=8,sample=3", "nsga2:population=8", "boshnas:init=6",
         "boshnas:init=6,ensemble=2,surrogate.mean=teacher",
         "boshnas:surrogate=gp,p_uncertain=0,p_random=0",
-        "sa-nsga2:init=6,population=8,generations=3"}) {
-    INFO(spec);
-    const auto a = run(spec, base, 5, 12), b = run(spec, base, 5, 12);
-    CHECK(a == b);
-    CHECK(a.size() == 24);
-    CHECK(std::set<std::string>(a.begin(), a.end()).size() == a.size());
-    CHECK(run(spec, base, 6, 12) != a);
-  }
+        "sa-nsga2:init=6,population=8,generations=3"})
+    check_deterministic_and_new(spec, base);
 }
 
 TEST_CASE("policy_hierarchical_refines_around_the_best_and_never_repeats", "[policy]") {
@@ -151,11 +156,7 @@ TEST_CASE("policy_registry_driven_every_policy_at_its_defaults", "[policy]") {
     INFO(e.name);
     // hierarchical refines a design space and refuses pools.
     const SearchDomain& base = e.name == "hierarchical" ? design : pool;
-    const auto a = run(e.name, base, 5, 12), b = run(e.name, base, 5, 12);
-    CHECK(a == b);
-    CHECK(a.size() == 24);
-    CHECK(std::set<std::string>(a.begin(), a.end()).size() == a.size());
-    CHECK(run(e.name, base, 6, 12) != a);
+    check_deterministic_and_new(e.name, base);
     SearchDomain domain = base;
     PolicyContext ctx{&domain, {Objective::parse("params:min")}, {}, 1};
     CHECK_THROWS_WITH(reg.create(e.name + ":no_such_option=1", ctx),
