@@ -11,8 +11,8 @@
 #include "apps/cli_common.hpp"
 #include "apps/cli_definition.hpp"
 #include "apps/commands.hpp"
+#include "core/error.hpp"
 #include "search/ask_tell.hpp"
-#include "space/error.hpp"
 
 namespace flexnas::cli {
 namespace {

@@ -12,9 +12,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/error.hpp"
 #include "evaluators/evaluator.hpp"
 #include "search/policy.hpp"
-#include "space/error.hpp"
 #include "space/file_io.hpp"
 
 namespace flexnas::cli {

@@ -1,8 +1,8 @@
 #include "apps/cli_definition.hpp"
 
 #include "apps/cli_common.hpp"
+#include "core/error.hpp"
 #include "search/policy.hpp"
-#include "space/error.hpp"
 
 namespace flexnas::cli {
 

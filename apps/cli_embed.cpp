@@ -7,8 +7,8 @@
 
 #include "apps/cli_common.hpp"
 #include "apps/commands.hpp"
+#include "core/error.hpp"
 #include "space/embedding.hpp"
-#include "space/error.hpp"
 
 namespace flexnas::cli {
 

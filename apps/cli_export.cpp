@@ -9,7 +9,7 @@
 
 #include "apps/cli_common.hpp"
 #include "apps/commands.hpp"
-#include "space/error.hpp"
+#include "core/error.hpp"
 #include "space/graph_render.hpp"
 
 namespace flexnas::cli {

@@ -6,7 +6,7 @@
 
 #include "apps/cli_common.hpp"
 #include "apps/commands.hpp"
-#include "space/error.hpp"
+#include "core/error.hpp"
 #include "space/ged.hpp"
 
 namespace flexnas::cli {

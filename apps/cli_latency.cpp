@@ -10,8 +10,8 @@
 
 #include "apps/cli_common.hpp"
 #include "apps/commands.hpp"
+#include "core/error.hpp"
 #include "evaluators/latency_table.hpp"
-#include "space/error.hpp"
 
 namespace flexnas::cli {
 namespace {

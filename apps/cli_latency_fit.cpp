@@ -13,9 +13,9 @@
 
 #include "apps/cli_common.hpp"
 #include "apps/commands.hpp"
+#include "core/error.hpp"
 #include "evaluators/arch_features.hpp"
 #include "evaluators/latency_model.hpp"
-#include "space/error.hpp"
 
 namespace flexnas::cli {
 namespace {

@@ -3,8 +3,8 @@
 #include <cstdint>
 #include <string>
 
-#include "space/error.hpp"
-#include "space/numbers.hpp"
+#include "core/error.hpp"
+#include "core/numbers.hpp"
 
 namespace flexnas::cli {
 namespace {

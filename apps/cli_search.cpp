@@ -19,7 +19,7 @@
 #ifdef FLEXNAS_HAVE_MPI
 #include "search/mpi_executor.hpp"
 #endif
-#include "space/error.hpp"
+#include "core/error.hpp"
 
 namespace flexnas::cli {
 namespace {

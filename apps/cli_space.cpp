@@ -7,7 +7,7 @@
 
 #include "apps/cli_common.hpp"
 #include "apps/commands.hpp"
-#include "space/error.hpp"
+#include "core/error.hpp"
 
 namespace flexnas::cli {
 namespace {

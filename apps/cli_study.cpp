@@ -15,10 +15,10 @@
 
 #include "apps/cli_common.hpp"
 #include "apps/commands.hpp"
+#include "core/error.hpp"
 #include "evaluators/evaluator.hpp"
 #include "search/policy.hpp"
 #include "search/storage.hpp"
-#include "space/error.hpp"
 
 namespace flexnas::cli {
 namespace fs = std::filesystem;
@@ -267,6 +267,27 @@ void catalog_command(CLI::App& app, const std::string& name, const std::string& 
 
 }  // namespace
 
+// A registry entry's declared options, the same for every kind of registry.
+nlohmann::ordered_json options_json(const std::vector<OptionSpec>& specs) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const auto& o : specs)
+    out.push_back({{"name", o.name},
+                   {"default", o.default_value},
+                   {"allowed", o.allowed()},
+                   {"description", o.description}});
+  return out;
+}
+
+void print_options(const nlohmann::ordered_json& options) {
+  if (options.empty()) std::printf("  no options\n");
+  for (const auto& o : options) {
+    const auto def = o["default"].get<std::string>();
+    std::printf("  option %-14s default %-10s %s (%s)\n", o["name"].get<std::string>().c_str(),
+                def.empty() ? "(none)" : def.c_str(), o["description"].get<std::string>().c_str(),
+                o["allowed"].get<std::string>().c_str());
+  }
+}
+
 void add_catalog_commands(CLI::App& app) {
   catalog_command(
       app, "evaluators", "list the evaluators: options with defaults, and the values each produces",
@@ -278,10 +299,7 @@ void add_catalog_commands(CLI::App& app) {
           nlohmann::ordered_json j;
           j["name"] = e.name;
           j["description"] = e.description;
-          j["options"] = nlohmann::ordered_json::array();
-          for (const auto& o : e.options)
-            j["options"].push_back(
-                {{"name", o.name}, {"default", o.default_value}, {"description", o.description}});
+          j["options"] = options_json(e.options);
           // The values of an instance with the default options; some evaluators name their
           // values from options (table:metric=, external:values=) or from a file.
           try {
@@ -304,12 +322,7 @@ void add_catalog_commands(CLI::App& app) {
         for (const auto& j : all) {
           std::printf("%s: %s\n", j["name"].get<std::string>().c_str(),
                       j["description"].get<std::string>().c_str());
-          for (const auto& o : j["options"])
-            std::printf("  option %-14s default %-10s %s\n", o["name"].get<std::string>().c_str(),
-                        o["default"].get<std::string>().empty()
-                            ? "(none)"
-                            : o["default"].get<std::string>().c_str(),
-                        o["description"].get<std::string>().c_str());
+          print_options(j["options"]);
           if (j["values"].is_null())
             std::printf("  values %s\n", j["values_note"].get<std::string>().c_str());
           else
@@ -330,10 +343,8 @@ void add_catalog_commands(CLI::App& app) {
           nlohmann::ordered_json j;
           j["name"] = e.name;
           j["description"] = e.description;
-          j["options"] = nlohmann::ordered_json::array();
-          for (const auto& [name, def] : e.options)
-            j["options"].push_back({{"name", name}, {"default", def}});
-          j["multi_objective"] = e.multi_objective;
+          j["options"] = options_json(e.options);
+          j["multi_objective"] = e.extra.multi_objective;
           j["produces"] = "architectures to evaluate (asks), never values";
           all.push_back(j);
         }
@@ -345,10 +356,7 @@ void add_catalog_commands(CLI::App& app) {
               "%s: %s (%s)\n", j["name"].get<std::string>().c_str(),
               j["description"].get<std::string>().c_str(),
               j["multi_objective"].get<bool>() ? "one or several objectives" : "one objective");
-          if (j["options"].empty()) std::printf("  no options\n");
-          for (const auto& o : j["options"])
-            std::printf("  option %-14s default %s\n", o["name"].get<std::string>().c_str(),
-                        o["default"].get<std::string>().c_str());
+          print_options(j["options"]);
         }
       });
 }

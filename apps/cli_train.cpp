@@ -10,10 +10,10 @@
 
 #include "apps/cli_common.hpp"
 #include "apps/commands.hpp"
+#include "core/error.hpp"
 #include "evaluators/train/model.hpp"
 #include "evaluators/train/task.hpp"
 #include "evaluators/train/trainer.hpp"
-#include "space/error.hpp"
 #include "space/export.hpp"
 
 namespace flexnas::cli {
@@ -55,29 +55,31 @@ void add_train_command(CLI::App& app) {
   cmd->add_flag("--json", a->json, "one JSON object with the results on stdout");
   cmd->add_flag("--list-options", a->list, "list every task and training option and exit");
   cmd->callback([a] {
+    std::vector<OptionSpec> specs = train::task_options();
+    specs.insert(specs.end(), train::train_option_table().begin(),
+                 train::train_option_table().end());
     if (a->list) {
-      for (const auto* table : {&train::task_options(), &train::train_option_table()})
-        for (const auto& d : *table)
-          std::printf("  %-14s %s\n", d.name.c_str(), train::describe(d).c_str());
+      for (const auto& d : train::common_task_options())
+        std::printf("  %-14s %s\n", d.name.c_str(), d.help().c_str());
+      for (const auto& t : train::tasks().entries()) {
+        std::printf("task=%s: %s\n", t.name.c_str(), t.description.c_str());
+        for (const auto& d : t.options)
+          std::printf("  %-14s %s\n", d.name.c_str(), d.help().c_str());
+      }
+      std::printf("training:\n");
+      for (const auto& d : train::train_option_table())
+        std::printf("  %-14s %s\n", d.name.c_str(), d.help().c_str());
       return;
     }
     if (a->model.empty()) throw InputError("train: --model is required");
     std::map<std::string, std::string> opts;
-    std::set<std::string> known;
-    for (const auto* table : {&train::task_options(), &train::train_option_table()})
-      for (const auto& d : *table) known.insert(d.name);
     for (const auto& kv : a->options) {
       const auto eq = kv.find('=');
       if (eq == std::string::npos || eq == 0)
         throw InputError("train: option '" + kv + "' is not key=value");
-      const auto key = kv.substr(0, eq);
-      if (!known.count(key)) {
-        std::string list;
-        for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-        throw InputError("train: unknown option '" + key + "' (known: " + list + ")");
-      }
-      opts[key] = kv.substr(eq + 1);
+      opts[kv.substr(0, eq)] = kv.substr(eq + 1);
     }
+    Options("train", specs, opts);  // unknown keys and bad values, before anything runs
     const auto arch = load_model(a->model);
     auto topt = train::parse_train_options(opts);
     topt.seed = a->seed;

@@ -12,7 +12,7 @@
 
 #include "apps/cli_numbers.hpp"
 #include "apps/commands.hpp"
-#include "space/error.hpp"
+#include "core/error.hpp"
 
 namespace {
 

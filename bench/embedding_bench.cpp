@@ -22,8 +22,8 @@
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 
+#include "core/error.hpp"
 #include "space/embedding.hpp"
-#include "space/error.hpp"
 
 using namespace flexnas;
 

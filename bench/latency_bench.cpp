@@ -10,9 +10,9 @@
 #include <cstring>
 #include <string>
 
+#include "core/error.hpp"
 #include "evaluators/latency_table.hpp"
 #include "space/design_space.hpp"
-#include "space/error.hpp"
 
 using namespace flexnas;
 using namespace flexnas::latency;

@@ -22,8 +22,8 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "core/error.hpp"
 #include "evaluators/train/model.hpp"
-#include "space/error.hpp"
 
 using namespace flexnas;
 using namespace flexnas::train;

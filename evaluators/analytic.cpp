@@ -1,11 +1,4 @@
 #include "evaluators/analytic.hpp"
-#include "evaluators/custom.hpp"
-#include "evaluators/fault.hpp"
-#include "evaluators/latency.hpp"
-#include "evaluators/latency_evaluator.hpp"
-#include "evaluators/mpc.hpp"
-#include "evaluators/table.hpp"
-#include "evaluators/train_evaluator.hpp"
 
 #include <chrono>
 #include <thread>
@@ -13,19 +6,17 @@
 namespace flexnas {
 namespace {
 
-ModelStatsOptions stats_options(const std::map<std::string, std::string>& o,
-                                const std::string& name) {
+ModelStatsOptions stats_options(const Options& o) {
   ModelStatsOptions s;
-  if (o.count("seq")) s.seq = int_option(o, name, "seq", 1, 1 << 20);
-  if (o.count("vocab")) s.vocab = int_option(o, name, "vocab", 0, 1 << 24);
-  if (o.count("max_positions")) s.max_positions = int_option(o, name, "max_positions", 0, 1 << 20);
+  for (auto [key, field] :
+       {std::pair{"seq", &s.seq}, {"vocab", &s.vocab}, {"max_positions", &s.max_positions}})
+    if (o.values().count(key)) *field = o.integer_as<int>(key);
   return s;
 }
 
 class ParamsEvaluator : public Evaluator {
  public:
-  explicit ParamsEvaluator(std::map<std::string, std::string> o)
-      : opts_(std::move(o)), s_(stats_options(opts_, "params")) {}
+  explicit ParamsEvaluator(const Options& o) : opts_(o.values()), s_(stats_options(o)) {}
   std::string name() const override { return "params"; }
   std::vector<ValueSpec> provides() const override {
     return {{"params", "count", Direction::kMinimize, "all parameters, embeddings included"},
@@ -48,8 +39,7 @@ class ParamsEvaluator : public Evaluator {
 
 class FlopsEvaluator : public Evaluator {
  public:
-  explicit FlopsEvaluator(std::map<std::string, std::string> o)
-      : opts_(std::move(o)), s_(stats_options(opts_, "flops")) {}
+  explicit FlopsEvaluator(const Options& o) : opts_(o.values()), s_(stats_options(o)) {}
   std::string name() const override { return "flops"; }
   std::vector<ValueSpec> provides() const override {
     return {{"flops", "FLOP", Direction::kMinimize,
@@ -71,8 +61,7 @@ class FlopsEvaluator : public Evaluator {
 // runners, resume and parallel speed-up.
 class SleepEvaluator : public Evaluator {
  public:
-  explicit SleepEvaluator(std::map<std::string, std::string> o)
-      : opts_(std::move(o)), ms_(int_option(opts_, "sleep", "ms", 0, 3'600'000)) {}
+  explicit SleepEvaluator(const Options& o) : opts_(o.values()), ms_(o.integer_as<int>("ms")) {}
   std::string name() const override { return "sleep"; }
   std::vector<ValueSpec> provides() const override {
     return {{"sleep_ms", "ms", Direction::kMinimize, "the configured delay"}};
@@ -93,28 +82,17 @@ class SleepEvaluator : public Evaluator {
 void register_analytic(EvaluatorRegistry& r) {
   r.add({"sleep",
          "waits ms milliseconds (a stand-in for slow evaluators in tests)",
-         {{"ms", "100", "delay"}},
+         {OptionSpec::integer("ms", 100, 0, 3'600'000, "delay in milliseconds")},
          [](const auto& o) { return std::make_unique<SleepEvaluator>(o); }});
   r.add({"params",
          "parameter count (analytic)",
-         {{"vocab", "30522", "token embedding rows"},
-          {"max_positions", "512", "position embedding rows"}},
+         {OptionSpec::integer("vocab", 30522, 0, 1 << 24, "token embedding rows"),
+          OptionSpec::integer("max_positions", 512, 0, 1 << 20, "position embedding rows")},
          [](const auto& o) { return std::make_unique<ParamsEvaluator>(o); }});
   r.add({"flops",
          "forward FLOPs of the encoder (analytic)",
-         {{"seq", "128", "sequence length"}},
+         {OptionSpec::integer("seq", 128, 1, 1 << 20, "sequence length")},
          [](const auto& o) { return std::make_unique<FlopsEvaluator>(o); }});
-}
-
-void register_builtins(EvaluatorRegistry& r) {
-  register_analytic(r);
-  register_table(r);
-  register_mpc(r);
-  register_custom(r);
-  register_latency_model(r);
-  register_latency(r);
-  register_fault(r);
-  register_train(r);
 }
 
 }  // namespace flexnas

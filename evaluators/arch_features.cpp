@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "space/error.hpp"
+#include "core/error.hpp"
 #include "space/model_stats.hpp"
 
 namespace flexnas {

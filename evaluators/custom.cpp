@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "space/error.hpp"
+#include "core/error.hpp"
 
 namespace flexnas {
 namespace {
@@ -23,12 +23,6 @@ std::string quote_short(const std::string& text) {
 }
 
 }  // namespace
-
-void register_custom(EvaluatorRegistry& r) {
-  register_external(r);
-  register_plugin(r);
-  register_lut(r);
-}
 
 std::string context_json(const EvalContext& ctx) {
   nlohmann::ordered_json j;

@@ -10,8 +10,6 @@
 
 namespace flexnas {
 
-// Registers external, plugin and lut.
-void register_custom(EvaluatorRegistry& r);
 void register_external(EvaluatorRegistry& r);
 void register_plugin(EvaluatorRegistry& r);
 void register_lut(EvaluatorRegistry& r);

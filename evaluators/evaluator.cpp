@@ -3,8 +3,7 @@
 #include <algorithm>
 #include <charconv>
 
-#include "space/error.hpp"
-#include "space/numbers.hpp"
+#include "core/error.hpp"
 
 namespace flexnas {
 
@@ -50,49 +49,10 @@ std::string EvaluatorSpec::str() const {
   return s;
 }
 
-void EvaluatorRegistry::add(Entry e) {
-  for (const auto& x : entries_)
-    if (x.name == e.name) throw InputError("evaluator '" + e.name + "' is registered twice");
-  entries_.push_back(std::move(e));
-}
-
-std::vector<std::string> EvaluatorRegistry::names() const {
-  std::vector<std::string> n;
-  for (const auto& e : entries_) n.push_back(e.name);
-  return n;
-}
-
 std::unique_ptr<Evaluator> EvaluatorRegistry::create(const std::string& text) const {
   const auto spec = EvaluatorSpec::parse(text);
-  auto it = std::find_if(entries_.begin(), entries_.end(),
-                         [&](const Entry& e) { return e.name == spec.name; });
-  if (it == entries_.end()) {
-    std::string names;
-    for (const auto& e : entries_) names += (names.empty() ? "" : ", ") + e.name;
-    throw InputError("unknown evaluator '" + spec.name + "' (valid: " + names + ")");
-  }
-  std::map<std::string, std::string> opts;
-  std::string bad_number;  // a numeric option given something else (numbers.hpp)
-  for (const auto& o : it->options) opts[o.name] = o.default_value;
-  for (const auto& [k, v] : spec.options) {
-    if (!opts.count(k)) {
-      std::string known;
-      for (const auto& o : it->options) known += (known.empty() ? "" : ", ") + o.name;
-      throw InputError("evaluator " + spec.name + ": unknown option '" + k +
-                       "' (known: " + (known.empty() ? "none" : known) + ")");
-    }
-    if (bad_number.empty())
-      bad_number = numeric_option_error("evaluator " + spec.name, k, opts[k], v);
-    opts[k] = v;
-  }
-  auto made = it->make(opts);
-  if (!bad_number.empty()) throw InputError(bad_number);
-  return made;
-}
-
-int int_option(const std::map<std::string, std::string>& o, const std::string& evaluator,
-               const std::string& key, int lo, int hi) {
-  return parse_integer<int>(o.at(key), "evaluator " + evaluator + ": option " + key, lo, hi);
+  const Entry& e = find(spec.name);
+  return e.make(options(e, spec.options));
 }
 
 }  // namespace flexnas

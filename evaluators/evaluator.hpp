@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "core/options.hpp"
+#include "core/registry.hpp"
 #include "space/architecture.hpp"
 
 namespace flexnas {
@@ -65,38 +67,19 @@ struct EvaluatorSpec {
   std::string str() const;
 };
 
-// Declared options of an evaluator: name, default, one-line description.
-struct EvaluatorOption {
-  std::string name;
-  std::string default_value;
-  std::string description;
-};
+using EvaluatorFactory = std::function<std::unique_ptr<Evaluator>(const Options&)>;
 
-class EvaluatorRegistry {
+// Evaluators by name (core/registry.hpp). A factory gets the options checked against the
+// entry's declarations; Evaluator::options() returns Options::values().
+class EvaluatorRegistry : public Registry<EvaluatorFactory> {
  public:
-  using Factory =
-      std::function<std::unique_ptr<Evaluator>(const std::map<std::string, std::string>&)>;
-  struct Entry {
-    std::string name;
-    std::string description;
-    std::vector<EvaluatorOption> options;
-    Factory make;
-  };
-  void add(Entry e);
-  // Unknown names and unknown options throw InputError listing the valid ones.
+  EvaluatorRegistry() : Registry("evaluator") {}
+  // "name:key=value,..."; unknown names and options, and values their declarations reject,
+  // throw InputError naming them.
   std::unique_ptr<Evaluator> create(const std::string& spec) const;
-  std::vector<std::string> names() const;
-  const std::vector<Entry>& entries() const { return entries_; }
-
- private:
-  std::vector<Entry> entries_;
 };
 
-// Registers params and flops (evaluators/analytic.hpp) and table (evaluators/table.hpp).
+// Registers every built-in evaluator (evaluators/builtins.cpp).
 void register_builtins(EvaluatorRegistry& r);
-
-// Option helpers for factories: integer option with bounds, InputError otherwise.
-int int_option(const std::map<std::string, std::string>& o, const std::string& evaluator,
-               const std::string& key, int lo, int hi);
 
 }  // namespace flexnas

@@ -7,20 +7,19 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/error.hpp"
+#include "core/numbers.hpp"
 #include "evaluators/custom.hpp"
 #include "evaluators/subprocess.hpp"
-#include "space/error.hpp"
-#include "space/numbers.hpp"
 
 namespace flexnas {
 namespace {
 
-double seconds_option(const std::map<std::string, std::string>& o, const std::string& key) {
-  const auto& v = o.at(key);
-  const double x = parse_real(v, "evaluator external: option " + key, 0, 86400);
+double seconds_option(const Options& o, const std::string& key) {
+  const double x = o.real(key);
   if (!(x > 0))
-    throw InputError("evaluator external: option " + key + ": '" + v +
-                     "' is not a number of seconds in (0, 86400]");
+    throw InputError(o.where() + ": option " + key + ": " + quote_input(o.text(key)) +
+                     " is not a number of seconds in (0, 86400]");
   return x;
 }
 
@@ -32,21 +31,15 @@ std::string fmt_seconds(double s) {
 
 class ExternalEvaluator : public Evaluator {
  public:
-  explicit ExternalEvaluator(std::map<std::string, std::string> o) : opts_(std::move(o)) {
+  explicit ExternalEvaluator(const Options& o) : opts_(o.values()) {
     cmd_ = opts_.at("cmd");
     if (cmd_.find_first_not_of(" \t") == std::string::npos)
       throw InputError("evaluator external: option cmd=COMMAND is required (run with /bin/sh -c)");
     values_ = parse_value_list(opts_.at("values"), "external");
-    timeout_ = seconds_option(opts_, "timeout");
-    start_timeout_ = seconds_option(opts_, "start_timeout");
-    const auto& mode = opts_.at("mode");
-    if (mode != "oneshot" && mode != "worker")
-      throw InputError("evaluator external: option mode=" + mode + " is not oneshot or worker");
-    worker_ = mode == "worker";
-    const auto& input = opts_.at("input");
-    if (input != "model" && input != "envelope")
-      throw InputError("evaluator external: option input=" + input + " is not model or envelope");
-    envelope_ = input == "envelope";
+    timeout_ = seconds_option(o, "timeout");
+    start_timeout_ = seconds_option(o, "start_timeout");
+    worker_ = o.text("mode") == "worker";
+    envelope_ = o.text("input") == "envelope";
   }
 
   std::string name() const override { return "external"; }
@@ -184,15 +177,18 @@ class ExternalEvaluator : public Evaluator {
 void register_external(EvaluatorRegistry& r) {
   r.add({"external",
          "a program as cost model: model dict JSON line on stdin, JSON object of values on stdout",
-         {{"cmd", "", "command, run with /bin/sh -c"},
-          {"values", "", "NAME:min|max,... the values the program answers"},
-          {"timeout", "60", "seconds per architecture; the process group is killed after it"},
-          {"mode", "oneshot",
-           "oneshot (a process per architecture) or worker (one persistent process)"},
-          {"start_timeout", "60",
-           "worker mode: extra seconds for the request that starts the worker"},
-          {"input", "model",
-           "model (the model dict line) or envelope ({\"model\":...,\"context\":...})"}},
+         {OptionSpec::text("cmd", "", "command, run with /bin/sh -c"),
+          OptionSpec::text("values", "", "NAME:min|max,... the values the program answers"),
+          OptionSpec::real("timeout", 60, 0, 86400,
+                           "seconds per architecture; the process group is killed after it"),
+          OptionSpec::choice("mode", "oneshot", {"oneshot", "worker"},
+                             "oneshot (a process per architecture) or worker (one persistent "
+                             "process)"),
+          OptionSpec::real("start_timeout", 60, 0, 86400,
+                           "worker mode: extra seconds for the request that starts the worker"),
+          OptionSpec::choice(
+              "input", "model", {"model", "envelope"},
+              "model (the model dict line) or envelope ({\"model\":...,\"context\":...})")},
          [](const auto& o) { return std::make_unique<ExternalEvaluator>(o); }});
 }
 

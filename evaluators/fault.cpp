@@ -13,22 +13,16 @@
 #include <thread>
 #include <vector>
 
-#include "space/error.hpp"
+#include "core/error.hpp"
 
 namespace flexnas {
 namespace {
 
 class FaultEvaluator : public Evaluator {
  public:
-  explicit FaultEvaluator(std::map<std::string, std::string> o)
-      : opts_(std::move(o)), every_(int_option(opts_, "fault", "every", 1, 1'000'000)) {
-    mode_ = opts_.count("mode") ? opts_.at("mode") : "ok";
-    static const char* kModes[] = {"segv", "abort", "hang", "oom", "garbage", "ok"};
-    bool known = false;
-    for (const char* m : kModes) known = known || mode_ == m;
-    if (!known)
-      throw InputError("fault: mode '" + mode_ +
-                       "' (allowed: segv, abort, hang, oom, garbage, ok)");
+  explicit FaultEvaluator(const Options& o)
+      : opts_(o.values()), every_(o.integer_as<int>("every")) {
+    mode_ = o.text("mode");
   }
   std::string name() const override { return "fault"; }
   std::vector<ValueSpec> provides() const override {
@@ -82,8 +76,10 @@ void register_fault(EvaluatorRegistry& r) {
   r.add({"fault",
          "test only: crashes, aborts, hangs, runs out of memory or prints garbage on every "
          "trial whose seed is a multiple of every",
-         {{"mode", "ok", "segv, abort, hang, oom, garbage or ok"},
-          {"every", "1", "fail trials whose seed is a multiple of this"}},
+         {OptionSpec::choice("mode", "ok", {"segv", "abort", "hang", "oom", "garbage", "ok"},
+                             "how the trial fails"),
+          OptionSpec::integer("every", 1, 1, 1'000'000,
+                              "fail trials whose seed is a multiple of this")},
          [](const auto& o) { return std::make_unique<FaultEvaluator>(o); }});
 }
 

@@ -4,8 +4,8 @@
 #include <mutex>
 #include <tuple>
 
+#include "core/error.hpp"
 #include "evaluators/latency_table.hpp"
-#include "space/error.hpp"
 
 namespace flexnas {
 namespace {
@@ -21,23 +21,18 @@ std::mutex& measure_mutex() {
 
 class LatencyEvaluator : public Evaluator {
  public:
-  explicit LatencyEvaluator(std::map<std::string, std::string> o) : opts_(std::move(o)) {
-    auto opt_int = [&](const std::string& key, int lo, int hi) {
-      return opts_.at(key).empty() ? 0 : int_option(opts_, "latency", key, lo, hi);
-    };
-    seq_ = opt_int("seq", 1, 1 << 16);
-    batch_ = opt_int("batch", 1, 1 << 16);
-    threads_ = opt_int("threads", 0, 4096);
-    threads_set_ = !opts_.at("threads").empty();
-    measure_.repeats = int_option(opts_, "latency", "repeats", 1, 100000);
-    measure_.warmup = int_option(opts_, "latency", "warmup", 0, 100000);
-    measure_.clock = latency::parse_clock(opts_.at("clock"), "evaluator latency: option clock");
-    dtype_ = latency::parse_dtype(opts_.at("dtype"), "evaluator latency: option dtype");
+  explicit LatencyEvaluator(const Options& o) : opts_(o.values()) {
+    auto optional = [&](const std::string& key) { return o.has(key) ? o.integer_as<int>(key) : 0; };
+    seq_ = optional("seq");
+    batch_ = optional("batch");
+    threads_ = optional("threads");
+    threads_set_ = o.has("threads");
+    measure_.repeats = o.integer_as<int>("repeats");
+    measure_.warmup = o.integer_as<int>("warmup");
+    measure_.clock = latency::parse_clock(o.text("clock"), "evaluator latency: option clock");
+    dtype_ = latency::parse_dtype(o.text("dtype"), "evaluator latency: option dtype");
     latency::check_dtype_supported(dtype_);
-    const auto& mode = opts_.at("mode");
-    if (mode != "table" && mode != "whole")
-      throw InputError("evaluator latency: option mode=" + mode + " is not one of table, whole");
-    whole_ = mode == "whole";
+    whole_ = o.text("mode") == "whole";
   }
   std::string name() const override { return "latency"; }
   std::vector<ValueSpec> provides() const override {
@@ -87,22 +82,26 @@ class LatencyEvaluator : public Evaluator {
 }  // namespace
 
 void register_latency(EvaluatorRegistry& r) {
-  r.add({"latency",
-         "measured CPU inference latency through oneDNN (per-layer table cached on disk, or "
-         "whole model)",
-         {{"seq", "", "sequence length (empty: the run's, 128)"},
-          {"batch", "", "batch size (empty: the run's, 1)"},
-          {"dtype", "f32", "f32 or bf16 (bf16 needs AVX-512)"},
-          {"threads", "", "oneDNN threads, 0 = all cores (empty: the run's, 1)"},
-          {"repeats", "15", "timed repeats (median taken)"},
-          {"warmup", "3", "untimed runs first"},
-          {"clock", "wall",
-           "wall (elapsed time) or cpu (thread CPU time, threads=1; for busy machines)"},
-          {"mode", "table", "table: sum of cached per-layer entries; whole: one run of the model"},
-          {"cache", "",
-           "table directory (empty: the run's cache dir, else ~/.cache/flexnas; "
-           "none: memory only)"}},
-         [](const auto& o) { return std::make_unique<LatencyEvaluator>(o); }});
+  r.add(
+      {"latency",
+       "measured CPU inference latency through oneDNN (per-layer table cached on disk, or "
+       "whole model)",
+       {OptionSpec::optional_integer("seq", 1, 1 << 16, "sequence length (empty: the run's, 128)"),
+        OptionSpec::optional_integer("batch", 1, 1 << 16, "batch size (empty: the run's, 1)"),
+        OptionSpec::choice("dtype", "f32", {"f32", "bf16"}, "bf16 needs AVX-512"),
+        OptionSpec::optional_integer("threads", 0, 4096,
+                                     "oneDNN threads, 0 = all cores (empty: the run's, 1)"),
+        OptionSpec::integer("repeats", 15, 1, 100000, "timed repeats (median taken)"),
+        OptionSpec::integer("warmup", 3, 0, 100000, "untimed runs first"),
+        OptionSpec::choice("clock", "wall", {"wall", "cpu"},
+                           "wall (elapsed time) or cpu (thread CPU time, threads=1; for busy "
+                           "machines)"),
+        OptionSpec::choice("mode", "table", {"table", "whole"},
+                           "table: sum of cached per-layer entries; whole: one run of the model"),
+        OptionSpec::text("cache", "",
+                         "table directory (empty: the run's cache dir, else ~/.cache/flexnas; "
+                         "none: memory only)")},
+       [](const auto& o) { return std::make_unique<LatencyEvaluator>(o); }});
 }
 
 }  // namespace flexnas

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/error.hpp"
 #include "evaluators/arch_features.hpp"
 #include "evaluators/latency_model.hpp"
-#include "space/error.hpp"
 
 namespace flexnas {
 namespace {
@@ -18,7 +18,7 @@ bool identifier(const std::string& s) {
 
 class LatencyModelEvaluator : public Evaluator {
  public:
-  explicit LatencyModelEvaluator(std::map<std::string, std::string> o) : opts_(std::move(o)) {
+  explicit LatencyModelEvaluator(const Options& o) : opts_(o.values()) {
     const auto& file = opts_.at("file");
     if (file.empty()) throw InputError("evaluator latency-model: option file=MODEL is required");
     model_ = latency::LatencyModel::load(file);
@@ -64,9 +64,10 @@ class LatencyModelEvaluator : public Evaluator {
 void register_latency_model(EvaluatorRegistry& r) {
   r.add({"latency-model",
          "latency predicted by a model from `flexnas latency fit` on architecture features",
-         {{"file", "", "model file (JSON) written by flexnas latency fit"},
-          {"name", "",
-           "value name (default: the model's target when one plain column, else latency_ms)"}},
+         {OptionSpec::text("file", "", "model file (JSON) written by flexnas latency fit"),
+          OptionSpec::text(
+              "name", "",
+              "value name (default: the model's target when one plain column, else latency_ms)")},
          [](const auto& o) { return std::make_unique<LatencyModelEvaluator>(o); }});
 }
 

@@ -15,9 +15,9 @@
 
 #include <tbb/parallel_for.h>
 
-#include "space/error.hpp"
+#include "core/error.hpp"
+#include "core/numbers.hpp"
 #include "space/file_io.hpp"
-#include "space/numbers.hpp"
 
 namespace flexnas::latency {
 namespace {
@@ -289,7 +289,7 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
   else if (loss != "squared")
     throw InputError("unknown loss '" + loss + "' (valid: squared, absolute)");
   c.quadratic = j.value("quadratic", c.quadratic);
-  // Strict numbers (space/numbers.hpp): a wrapped or truncated count is an error.
+  // Strict numbers (core/numbers.hpp): a wrapped or truncated count is an error.
   auto integer = [&](const char* key, int& field) {
     if (j.contains(key)) field = json_integer<int>(j[key], std::string("config.") + key, 0);
   };

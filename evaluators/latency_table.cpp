@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "space/error.hpp"
+#include "core/error.hpp"
 #include "space/file_io.hpp"
 #include "space/graph.hpp"
 

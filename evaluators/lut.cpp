@@ -10,9 +10,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "core/error.hpp"
+#include "core/numbers.hpp"
 #include "evaluators/custom.hpp"
-#include "space/error.hpp"
-#include "space/numbers.hpp"
 
 namespace flexnas {
 namespace {
@@ -61,10 +61,10 @@ std::string describe(const std::string& op, const Shape& s) {
 
 class LutEvaluator : public Evaluator {
  public:
-  explicit LutEvaluator(std::map<std::string, std::string> o) : opts_(std::move(o)) {
+  explicit LutEvaluator(const Options& o) : opts_(o.values()) {
     file_ = opts_.at("file");
     if (file_.empty()) throw InputError("evaluator lut: option file=FILE.yaml is required");
-    if (!opts_.at("seq").empty()) seq_ = int_option(opts_, "lut", "seq", 1, 1 << 20);
+    if (o.has("seq")) seq_ = o.integer_as<int>("seq");
     load();
   }
 
@@ -310,8 +310,9 @@ class LutEvaluator : public Evaluator {
 void register_lut(EvaluatorRegistry& r) {
   r.add({"lut",
          "per-operation cost table measured on a device (YAML), summed over the layers",
-         {{"file", "", "the table (docs/custom-cost-models.md)"},
-          {"seq", "", "sequence length to look up (default: the context's, 128)"}},
+         {OptionSpec::text("file", "", "the table (docs/custom-cost-models.md)"),
+          OptionSpec::optional_integer("seq", 1, 1 << 20,
+                                       "sequence length to look up (default: the context's, 128)")},
          [](const auto& o) { return std::make_unique<LutEvaluator>(o); }});
 }
 

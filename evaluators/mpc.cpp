@@ -4,7 +4,7 @@
 #include <charconv>
 #include <cmath>
 
-#include "space/error.hpp"
+#include "core/error.hpp"
 
 namespace flexnas {
 namespace {
@@ -401,14 +401,14 @@ namespace {
 
 class MpcEvaluator : public Evaluator {
  public:
-  explicit MpcEvaluator(std::map<std::string, std::string> o)
-      : opts_(std::move(o)),
+  explicit MpcEvaluator(const Options& o)
+      : opts_(o.values()),
         ops_(load_protocol(opts_.at("protocol"))),
         net_(load_network(opts_.at("network"))) {
-    if (!opts_.at("seq").empty()) seq_ = int_option(opts_, "mpc", "seq", 1, 1 << 20);
+    if (o.has("seq")) seq_ = o.integer_as<int>("seq");
     opt_.scope = parse_mpc_scope(opts_.at("scope"), "evaluator mpc: option scope");
-    opt_.vocab = int_option(opts_, "mpc", "vocab", 1, 1 << 24);
-    opt_.classes = int_option(opts_, "mpc", "classes", 1, 1 << 20);
+    opt_.vocab = o.integer_as<int>("vocab");
+    opt_.classes = o.integer_as<int>("classes");
   }
   std::string name() const override { return "mpc"; }
   std::vector<ValueSpec> provides() const override {
@@ -443,12 +443,15 @@ class MpcEvaluator : public Evaluator {
 void register_mpc(EvaluatorRegistry& r) {
   r.add({"mpc",
          "secure 2-party inference cost: bytes, rounds, latency (docs/mpc.md)",
-         {{"protocol", "crypten-2pc", "protocol profile: built-in name or YAML/JSON path"},
-          {"network", "wan", "network profile: lan, wan, or a YAML/JSON path"},
-          {"seq", "", "sequence length (default: the evaluation context's, 128)"},
-          {"scope", "encoder", "encoder (layers and projections) or model (+ embeddings, head)"},
-          {"vocab", "30522", "token embedding rows (scope=model)"},
-          {"classes", "2", "classifier outputs (scope=model)"}},
+         {OptionSpec::text("protocol", "crypten-2pc",
+                           "protocol profile: built-in name or YAML/JSON path"),
+          OptionSpec::text("network", "wan", "network profile: lan, wan, or a YAML/JSON path"),
+          OptionSpec::optional_integer("seq", 1, 1 << 20,
+                                       "sequence length (default: the evaluation context's, 128)"),
+          OptionSpec::choice("scope", "encoder", {"encoder", "model"},
+                             "encoder (layers and projections) or model (+ embeddings, head)"),
+          OptionSpec::integer("vocab", 30522, 1, 1 << 24, "token embedding rows (scope=model)"),
+          OptionSpec::integer("classes", 2, 1, 1 << 20, "classifier outputs (scope=model)")},
          [](const auto& o) { return std::make_unique<MpcEvaluator>(o); }});
 }
 

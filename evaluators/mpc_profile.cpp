@@ -10,7 +10,7 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include "space/error.hpp"
+#include "core/error.hpp"
 
 namespace flexnas {
 namespace {

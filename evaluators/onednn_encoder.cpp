@@ -16,7 +16,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
-#include "space/error.hpp"
+#include "core/error.hpp"
 
 namespace flexnas::latency {
 

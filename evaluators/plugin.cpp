@@ -14,9 +14,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/error.hpp"
 #include "evaluators/custom.hpp"
 #include "flexnas/plugin.h"
-#include "space/error.hpp"
 
 namespace flexnas {
 namespace {
@@ -63,7 +63,7 @@ std::vector<ValueSpec> parse_describe(const char* text, const std::string& where
 
 class PluginEvaluator : public Evaluator {
  public:
-  explicit PluginEvaluator(std::map<std::string, std::string> o) : opts_(std::move(o)) {
+  explicit PluginEvaluator(const Options& o) : opts_(o.values()) {
     std::string path = opts_.at("path");
     if (path.empty()) throw InputError("evaluator plugin: option path=FILE.so is required");
     const std::string where = "plugin " + path;
@@ -164,8 +164,8 @@ class PluginEvaluator : public Evaluator {
 void register_plugin(EvaluatorRegistry& r) {
   r.add({"plugin",
          "a shared library implementing include/flexnas/plugin.h (C ABI, version 1)",
-         {{"path", "", "the library file (.so)"},
-          {"config", "", "text handed to flexnas_plugin_create"}},
+         {OptionSpec::text("path", "", "the library file (.so)"),
+          OptionSpec::text("config", "", "text handed to flexnas_plugin_create")},
          [](const auto& o) { return std::make_unique<PluginEvaluator>(o); }});
 }
 

@@ -7,9 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "space/error.hpp"
+#include "core/error.hpp"
+#include "core/numbers.hpp"
 #include "space/graph.hpp"
-#include "space/numbers.hpp"
 
 namespace flexnas {
 namespace {
@@ -42,7 +42,7 @@ std::vector<std::string> csv_fields(const std::string& line) {
 
 class TableEvaluator : public Evaluator {
  public:
-  explicit TableEvaluator(std::map<std::string, std::string> o) : opts_(std::move(o)) {
+  explicit TableEvaluator(const Options& o) : opts_(o.values()) {
     const auto& file = opts_.at("file");
     metric_ = opts_.at("metric");
     if (file.empty()) throw InputError("evaluator table: option file=F is required");
@@ -112,7 +112,8 @@ class TableEvaluator : public Evaluator {
 void register_table(EvaluatorRegistry& r) {
   r.add({"table",
          "look the architecture up in a JSONL/CSV file of scored architectures",
-         {{"file", "", "JSON-lines or .csv file"}, {"metric", "", "the value to read"}},
+         {OptionSpec::text("file", "", "JSON-lines or .csv file"),
+          OptionSpec::text("metric", "", "the value to read")},
          [](const auto& o) { return std::make_unique<TableEvaluator>(o); }});
 }
 

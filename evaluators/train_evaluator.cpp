@@ -13,99 +13,40 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/error.hpp"
+#include "core/numbers.hpp"
 #include "evaluators/train/model.hpp"
 #include "evaluators/train/task.hpp"
 #include "evaluators/train/trainer.hpp"
-#include "space/error.hpp"
-#include "space/numbers.hpp"
 
 namespace flexnas {
 namespace fs = std::filesystem;
 namespace {
 
 // Options of the evaluator itself (tasks and the training loop declare theirs).
-const std::vector<train::OptionDecl>& evaluator_option_table() {
-  using train::OptionKind;
-  static const std::vector<train::OptionDecl> t = {
-      {"data_seed",
-       "0",
-       "seed of the synthetic data (the same for every trial)",
-       OptionKind::integer,
-       0,
-       1e9,
-       {},
-       {}},
-      {"dropout",
-       "0.1",
-       "dropout after embeddings, mixing and feed-forward outputs",
-       OptionKind::real,
-       0,
-       0.9,
-       {},
-       {}},
-      {"threads",
-       "0",
-       "threads of one training run; 0 = the search's per-evaluation threads",
-       OptionKind::integer,
-       0,
-       256,
-       {},
-       {}},
-      {"transfer",
-       "0",
-       "knowledge transfer: start from the earlier-batch trial sharing the most leading layers",
-       OptionKind::integer,
-       0,
-       1,
-       {},
-       {}},
-      {"transfer_steps",
-       "0.5",
-       "fraction of `steps` trained when at least one layer was transferred",
-       OptionKind::real,
-       0.01,
-       1,
-       {},
-       {}},
-      {"fidelity",
-       "full",
-       "full: every trial trains `steps`; asha: rungs of min_steps * eta^k, a trial goes on "
-       "only when in the top 1/eta of earlier batches at its rung",
-       OptionKind::choice,
-       0,
-       0,
-       {"full", "asha"},
-       {}},
-      {"min_steps",
-       "50",
-       "fidelity=asha: steps of the first rung",
-       OptionKind::integer,
-       1,
-       1e6,
-       {},
-       {}},
-      {"eta",
-       "3",
-       "fidelity=asha: rung growth and the promoted fraction 1/eta",
-       OptionKind::integer,
-       2,
-       16,
-       {},
-       {}},
-      {"dir",
-       "",
-       "where checkpoints and rung records go (default: STUDY/train in a search)",
-       OptionKind::path,
-       0,
-       0,
-       {},
-       {}},
+const std::vector<OptionSpec>& evaluator_option_table() {
+  static const std::vector<OptionSpec> t = {
+      OptionSpec::integer("data_seed", 0, 0, 1'000'000'000,
+                          "seed of the synthetic data (the same for every trial)"),
+      OptionSpec::real("dropout", 0.1, 0, 0.9,
+                       "dropout after embeddings, mixing and feed-forward outputs"),
+      OptionSpec::integer("threads", 0, 0, 256,
+                          "threads of one training run; 0 = the search's per-evaluation threads"),
+      OptionSpec::integer(
+          "transfer", 0, 0, 1,
+          "knowledge transfer: start from the earlier-batch trial sharing the most leading layers"),
+      OptionSpec::real("transfer_steps", 0.5, 0.01, 1,
+                       "fraction of `steps` trained when at least one layer was transferred"),
+      OptionSpec::choice("fidelity", "full", {"full", "asha"},
+                         "full: every trial trains `steps`; asha: rungs of min_steps * eta^k, a "
+                         "trial goes on only when in the top 1/eta of earlier batches at its rung"),
+      OptionSpec::integer("min_steps", 50, 1, 1'000'000, "fidelity=asha: steps of the first rung"),
+      OptionSpec::integer("eta", 3, 2, 16,
+                          "fidelity=asha: rung growth and the promoted fraction 1/eta"),
+      OptionSpec::text("dir", "",
+                       "where checkpoints and rung records go (default: STUDY/train in a search)"),
   };
   return t;
-}
-
-std::vector<const std::vector<train::OptionDecl>*> all_tables() {
-  return {&train::task_options(), &train::train_option_table(), &evaluator_option_table()};
 }
 
 // Layers identical from the first one on (and the same embedding width), the part of a donor
@@ -168,19 +109,21 @@ void write_atomic(const fs::path& p, const std::string& text) {
 
 class TrainEvaluator : public Evaluator {
  public:
-  explicit TrainEvaluator(std::map<std::string, std::string> o) : opts_(std::move(o)) {
-    for (const auto& [k, v] : opts_)
-      if (!v.empty()) given_[k] = v;
+  explicit TrainEvaluator(const Options& r) {
+    // Only what the user typed: the task and loop readers know each default and which task
+    // an option belongs to, and "train:k=v,..." round-trips without the other tasks' options.
+    for (const auto& [k, v] : r.values())
+      if (r.given(k)) given_[k] = v;
+    opts_ = given_;
     // Everything is validated here, before any data is generated or training starts.
-    train::OptionReader r(evaluator_option_table(), given_);
-    data_seed_ = static_cast<std::uint64_t>(r.integer("data_seed"));
+    data_seed_ = r.integer_as<std::uint64_t>("data_seed");
     dropout_ = static_cast<float>(r.real("dropout"));
-    threads_ = static_cast<int>(r.integer("threads"));
+    threads_ = r.integer_as<int>("threads");
     transfer_ = r.integer("transfer") == 1;
     transfer_steps_ = r.real("transfer_steps");
     asha_ = r.text("fidelity") == "asha";
-    min_steps_ = static_cast<int>(r.integer("min_steps"));
-    eta_ = static_cast<int>(r.integer("eta"));
+    min_steps_ = r.integer_as<int>("min_steps");
+    eta_ = r.integer_as<int>("eta");
     dir_ = r.text("dir");
     train_ = train::parse_train_options(given_);
     task_ = train::make_task(given_, data_seed_);
@@ -315,17 +258,13 @@ class TrainEvaluator : public Evaluator {
 }  // namespace
 
 void register_train(EvaluatorRegistry& r) {
-  EvaluatorRegistry::Entry e;
-  e.name = "train";
-  e.description =
-      "trains the architecture with the built-in trainer on a task (mqar, listops, tsv, ...) "
-      "and reports test accuracy";
-  // Defaults stay empty in the registry so that only what the user typed reaches the task and
-  // training option readers (which know each default and which task an option belongs to).
-  for (const auto* table : all_tables())
-    for (const auto& d : *table) e.options.push_back({d.name, "", train::describe(d)});
-  e.make = [](const auto& o) { return std::make_unique<TrainEvaluator>(o); };
-  r.add(std::move(e));
+  std::vector<OptionSpec> options = train::task_options();
+  for (const auto* table : {&train::train_option_table(), &evaluator_option_table()})
+    options.insert(options.end(), table->begin(), table->end());
+  r.add({"train",
+         "trains the architecture with the built-in trainer on a task (mqar, listops, tsv, ...) "
+         "and reports test accuracy",
+         std::move(options), [](const Options& o) { return std::make_unique<TrainEvaluator>(o); }});
 }
 
 }  // namespace flexnas

@@ -4,9 +4,9 @@
 #include <cstdint>
 #include <string>
 
+#include "core/error.hpp"
 #include "evaluators/train/checkpoint.hpp"
 #include "space/architecture.hpp"
-#include "space/error.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view bytes(reinterpret_cast<const char*>(data), size);

@@ -7,8 +7,8 @@
 #include <sstream>
 #include <string>
 
+#include "core/error.hpp"
 #include "space/embedding.hpp"
-#include "space/error.hpp"
 
 namespace {
 std::string slurp(const std::string& path) {

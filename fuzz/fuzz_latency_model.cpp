@@ -4,9 +4,9 @@
 #include <cstdint>
 #include <string>
 
+#include "core/error.hpp"
+#include "core/numbers.hpp"
 #include "evaluators/latency_model.hpp"
-#include "space/error.hpp"
-#include "space/numbers.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

@@ -6,10 +6,10 @@
 #include <fstream>
 #include <string>
 
+#include "core/error.hpp"
 #include "evaluators/custom.hpp"
 #include "evaluators/evaluator.hpp"
 #include "space/architecture.hpp"
-#include "space/error.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace flexnas;
@@ -19,7 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }();
   static EvaluatorRegistry registry = [] {
     EvaluatorRegistry r;
-    register_custom(r);
+    register_builtins(r);
     return r;
   }();
   static const Architecture model = architecture_from_string(

@@ -3,9 +3,9 @@
 #include <cstdint>
 #include <string>
 
+#include "core/error.hpp"
 #include "space/architecture.hpp"
 #include "space/design_space.hpp"
-#include "space/error.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static const auto space = flexnas::DesignSpace::load("flexibert-hetero");

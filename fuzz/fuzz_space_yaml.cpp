@@ -2,8 +2,8 @@
 #include <cstdint>
 #include <string>
 
+#include "core/error.hpp"
 #include "space/design_space.hpp"
-#include "space/error.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

@@ -10,9 +10,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/error.hpp"
 #include "evaluators/evaluator.hpp"
 #include "space/architecture.hpp"
-#include "space/error.hpp"
 
 namespace flexnas {
 void register_table(EvaluatorRegistry& r);

@@ -1,5 +1,5 @@
 // The fuzz targets do not build the evaluators that start processes, load libraries or need
-// oneDNN, MPC profiles or the trainer; register_custom and register_builtins name them, so
+// oneDNN, MPC profiles or the trainer; evaluators/builtins.cpp names them, so
 // these are empty.
 #include "evaluators/custom.hpp"
 

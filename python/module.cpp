@@ -27,9 +27,9 @@
 #else
 #define FLEXNAS_PY_ASK_TELL 0
 #endif
+#include "core/error.hpp"
 #include "space/architecture.hpp"
 #include "space/design_space.hpp"
-#include "space/error.hpp"
 #include "space/export.hpp"
 #include "space/file_io.hpp"
 #include "space/ged.hpp"

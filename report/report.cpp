@@ -9,9 +9,9 @@
 #include <set>
 #include <sstream>
 
+#include "core/error.hpp"
 #include "search/objective.hpp"
 #include "search/storage.hpp"
-#include "space/error.hpp"
 
 namespace flexnas {
 

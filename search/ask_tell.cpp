@@ -4,9 +4,9 @@
 #include <chrono>
 #include <set>
 
+#include "core/error.hpp"
 #include "search/policy.hpp"
 #include "search/runner.hpp"
-#include "space/error.hpp"
 
 namespace flexnas {
 

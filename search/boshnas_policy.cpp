@@ -11,10 +11,10 @@
 
 #include <tbb/parallel_for.h>
 
+#include "core/error.hpp"
+#include "core/numbers.hpp"
 #include "search/encoder.hpp"
 #include "search/policy.hpp"
-#include "space/error.hpp"
-#include "space/numbers.hpp"
 #include "surrogate/acquisition.hpp"
 #include "surrogate/gobi.hpp"
 #include "surrogate/surrogate.hpp"
@@ -369,52 +369,50 @@ class BoshnasPolicy : public Policy {
 }  // namespace
 
 void register_boshnas_policy(PolicyRegistry& r) {
-  r.add(
-      {"boshnas",
-       "BOSHNAS: Bayesian neural surrogate over the embedding, optimistic acquisition, "
-       "exploit/uncertain/random mix",
-       {{"surrogate", "boshnas"},
-        {"encoding", "embedding+stats"},
-        {"init", "8"},
-        {"kappa", "2"},
-        {"optimizer", "scan"},
-        {"p_uncertain", "0.1"},
-        {"p_random", "0.1"},
-        {"ensemble", "1"},
-        {"acquisition", "ucb"},
-        {"p_local", "0"},
-        {"local_k", "16"},
-        {"random", "depth"}},
-       true,
-       [](const PolicyContext& c, const std::map<std::string, std::string>& o) {
-         BoshnasPolicyOptions opt;
-         opt.surrogate = o.at("surrogate");
-         opt.encoding = o.at("encoding");
-         opt.optimizer = o.at("optimizer");
-         opt.acquisition = o.at("acquisition");
-         if (o.at("random") != "uniform" && o.at("random") != "depth")
-           throw InputError("policy boshnas: random=" + o.at("random") +
-                            " is not uniform or depth");
-         opt.by_depth = o.at("random") == "depth";
-         if (opt.acquisition != "ucb" && opt.acquisition != "ts")
-           throw InputError("policy boshnas: acquisition=" + opt.acquisition + " is not ucb or ts");
-         if (opt.optimizer != "scan" && opt.optimizer != "gobi")
-           throw InputError("policy boshnas: optimizer=" + opt.optimizer + " is not scan or gobi");
-         const std::string at = "policy boshnas: option ";
-         opt.init = parse_integer<std::size_t>(o.at("init"), at + "init");
-         opt.kappa = parse_real(o.at("kappa"), at + "kappa", 0);
-         opt.p_uncertain = parse_real(o.at("p_uncertain"), at + "p_uncertain", 0, 1);
-         opt.p_random = parse_real(o.at("p_random"), at + "p_random", 0, 1);
-         opt.ensemble = parse_integer<int>(o.at("ensemble"), at + "ensemble", 1, 64);
-         opt.p_local = parse_real(o.at("p_local"), at + "p_local", 0, 1);
-         opt.local_k = parse_integer<std::size_t>(o.at("local_k"), at + "local_k", 1);
-         if (opt.p_uncertain < 0 || opt.p_random < 0 || opt.p_uncertain + opt.p_random > 1)
-           throw InputError(
-               "policy boshnas: p_uncertain and p_random must be >= 0 with a sum <= 1");
-         for (const auto& [k, v] : o)
-           if (k.rfind("surrogate.", 0) == 0) opt.surrogate_options[k.substr(10)] = v;
-         return std::make_unique<BoshnasPolicy>(c, opt);
-       }});
+  constexpr long long kMany = std::numeric_limits<long long>::max();
+  r.add({"boshnas",
+         "BOSHNAS: Bayesian neural surrogate over the embedding, optimistic acquisition, "
+         "exploit/uncertain/random mix",
+         {OptionSpec::text("surrogate", "boshnas", "surrogate name (flexnas surrogates)"),
+          OptionSpec::text("encoding", "embedding+stats", "candidate encoding"),
+          OptionSpec::integer("init", 8, 0, kMany, "random trials before the surrogate"),
+          OptionSpec::real("kappa", 2, 0, std::numeric_limits<double>::max(),
+                           "weight of the uncertainty in the acquisition"),
+          OptionSpec::choice(
+              "optimizer", "scan", {"scan", "gobi"},
+              "scan the candidates, or GOBI (gradient steps in the input, snapped to a candidate)"),
+          OptionSpec::real("p_uncertain", 0.1, 0, 1, "probability of the most uncertain pick"),
+          OptionSpec::real("p_random", 0.1, 0, 1, "probability of a random pick"),
+          OptionSpec::integer("ensemble", 1, 1, 64, "surrogates trained on bootstraps"),
+          OptionSpec::choice("acquisition", "ucb", {"ucb", "ts"},
+                             "ucb (optimistic bound) or ts (Thompson draw)"),
+          OptionSpec::real(
+              "p_local", 0, 0, 1,
+              "probability that an exploit pick is among the local_k candidates nearest the best"),
+          OptionSpec::integer("local_k", 16, 1, kMany, "size of that neighbourhood of the best"),
+          OptionSpec::choice(
+              "random", "depth", {"uniform", "depth"},
+              "random picks uniform over the pool, or a depth first, then a member of it")},
+         [](const PolicyContext& c, const Options& o) {
+           BoshnasPolicyOptions opt;
+           opt.surrogate = o.text("surrogate");
+           opt.encoding = o.text("encoding");
+           opt.optimizer = o.text("optimizer");
+           opt.acquisition = o.text("acquisition");
+           opt.by_depth = o.text("random") == "depth";
+           opt.init = o.integer_as<std::size_t>("init");
+           opt.kappa = o.real("kappa");
+           opt.p_uncertain = o.real("p_uncertain");
+           opt.p_random = o.real("p_random");
+           opt.ensemble = o.integer_as<int>("ensemble");
+           opt.p_local = o.real("p_local");
+           opt.local_k = o.integer_as<std::size_t>("local_k");
+           if (opt.p_uncertain + opt.p_random > 1)
+             throw InputError("policy boshnas: p_uncertain + p_random must be <= 1");
+           opt.surrogate_options = o.prefixed("surrogate.");
+           return std::make_unique<BoshnasPolicy>(c, opt);
+         },
+         {.multi_objective = true}});
 }
 
 }  // namespace flexnas

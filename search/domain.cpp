@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <limits>
 
-#include "space/error.hpp"
+#include "core/error.hpp"
 
 namespace flexnas {
 

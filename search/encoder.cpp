@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "space/error.hpp"
+#include "core/error.hpp"
 #include "space/model_stats.hpp"
 
 namespace flexnas {

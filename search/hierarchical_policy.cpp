@@ -8,9 +8,9 @@
 #include <algorithm>
 #include <set>
 
+#include "core/error.hpp"
+#include "core/numbers.hpp"
 #include "search/policy.hpp"
-#include "space/error.hpp"
-#include "space/numbers.hpp"
 
 namespace flexnas {
 namespace {
@@ -164,20 +164,24 @@ class HierarchicalPolicy : public Policy {
 }  // namespace
 
 void register_hierarchical_policy(PolicyRegistry& r) {
+  constexpr long long kMany = std::numeric_limits<long long>::max();
   r.add({"hierarchical",
          "FlexiBERT hierarchical refinement: coarse space first, then finer candidate sets around "
          "the best",
-         {{"inner", "boshnas"}, {"stage", "40"}, {"top", "8"}, {"pool", "500"}},
-         true,
-         [](const PolicyContext& c, const std::map<std::string, std::string>& o) {
+         {OptionSpec::text("inner", "boshnas", "the policy run at each stage"),
+          OptionSpec::integer("stage", 40, 1, kMany,
+                              "finished trials per stage before refining (the last stage runs on)"),
+          OptionSpec::integer("top", 8, 1, kMany, "best trials a refinement builds on"),
+          OptionSpec::integer("pool", 500, 1, kMany, "candidates of a refined stage")},
+         [](const PolicyContext& c, const Options& o) {
            HierarchicalOptions opt;
-           opt.inner = o.at("inner");
-           for (auto [key, field] :
-                {std::pair{"stage", &opt.stage}, {"top", &opt.top}, {"pool", &opt.pool}})
-             *field = parse_integer<std::size_t>(
-                 o.at(key), std::string("policy hierarchical: option ") + key, 1);
+           opt.inner = o.text("inner");
+           opt.stage = o.integer_as<std::size_t>("stage");
+           opt.top = o.integer_as<std::size_t>("top");
+           opt.pool = o.integer_as<std::size_t>("pool");
            return std::make_unique<HierarchicalPolicy>(c, opt);
-         }});
+         },
+         {.multi_objective = true}});
 }
 
 }  // namespace flexnas

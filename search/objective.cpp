@@ -7,8 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "space/error.hpp"
-#include "space/numbers.hpp"
+#include "core/error.hpp"
+#include "core/numbers.hpp"
 
 namespace flexnas {
 

@@ -4,61 +4,25 @@
 #include <deque>
 #include <limits>
 
+#include "core/error.hpp"
 #include "evaluators/evaluator.hpp"
 #include "search/policy.hpp"
-#include "space/error.hpp"
-#include "space/numbers.hpp"
 
 namespace flexnas {
-
-void PolicyRegistry::add(Entry e) {
-  for (const auto& x : entries_)
-    if (x.name == e.name) throw InputError("policy '" + e.name + "' is registered twice");
-  entries_.push_back(std::move(e));
-}
-
-std::vector<std::string> PolicyRegistry::names() const {
-  std::vector<std::string> n;
-  for (const auto& e : entries_) n.push_back(e.name);
-  return n;
-}
 
 std::unique_ptr<Policy> PolicyRegistry::create(const std::string& text,
                                                const PolicyContext& ctx) const {
   const auto spec = EvaluatorSpec::parse(text, "policy");  // same "name:key=value" syntax
-  auto it = std::find_if(entries_.begin(), entries_.end(),
-                         [&](const Entry& e) { return e.name == spec.name; });
-  if (it == entries_.end()) {
-    std::string names;
-    for (const auto& e : entries_) names += (names.empty() ? "" : ", ") + e.name;
-    throw InputError("unknown policy '" + spec.name + "' (valid: " + names + ")");
-  }
-  if (ctx.objectives.size() > 1 && !it->multi_objective)
-    throw InputError("policy " + it->name + " takes one objective; use nsga2 for several");
-  std::map<std::string, std::string> opts;
-  std::string bad_number;  // a numeric option given something else (numbers.hpp)
-  for (const auto& [k, v] : it->options) opts[k] = v;
-  const bool takes_surrogate = opts.count("surrogate") > 0;
-  for (const auto& [k, v] : spec.options) {
-    // surrogate.KEY=VALUE goes to the policy's surrogate, which checks it.
-    if (takes_surrogate && k.rfind("surrogate.", 0) == 0 && k.size() > 10) {
-      opts[k] = v;
-      continue;
-    }
-    if (!opts.count(k)) {
-      std::string known;
-      for (const auto& o : it->options) known += (known.empty() ? "" : ", ") + o.first;
-      throw InputError("policy " + it->name + ": unknown option '" + k +
-                       "' (known: " + (known.empty() ? "none" : known) + ")");
-    }
-    if (bad_number.empty()) bad_number = numeric_option_error("policy " + it->name, k, opts[k], v);
-    opts[k] = v;
-  }
-  auto made = it->make(ctx, opts);
-  if (!bad_number.empty()) throw InputError(bad_number);
-  return made;
+  const Entry& e = find(spec.name);
+  if (ctx.objectives.size() > 1 && !e.extra.multi_objective)
+    throw InputError("policy " + e.name + " takes one objective; use nsga2 for several");
+  const bool takes_surrogate =
+      std::any_of(e.options.begin(), e.options.end(),
+                  [](const OptionSpec& o) { return o.name == "surrogate"; });
+  return e.make(ctx, options(e, spec.options,
+                             takes_surrogate ? std::vector<std::string>{"surrogate."}
+                                             : std::vector<std::string>{}));
 }
-
 double scalar_loss(const Trial& t, const PolicyContext& ctx) {
   if (!t.ok()) return std::numeric_limits<double>::infinity();
   const double v = total_violation(t.values, ctx.constraints);
@@ -237,47 +201,37 @@ class Nsga2Policy : public Policy {
   std::vector<NsgaRank> ranks_;  // of parents_
 };
 
-std::size_t size_option(const std::map<std::string, std::string>& o, const std::string& policy,
-                        const std::string& key) {
-  return parse_integer<std::size_t>(o.at(key), "policy " + policy + ": option " + key, 1);
-}
-
 }  // namespace
 
-void register_boshnas_policy(PolicyRegistry& r);       // search/boshnas_policy.cpp
-void register_sa_nsga2_policy(PolicyRegistry& r);      // search/sa_nsga2_policy.cpp
-void register_hierarchical_policy(PolicyRegistry& r);  // search/hierarchical_policy.cpp
+void register_classic_policies(PolicyRegistry& r) {
+  constexpr long long kMany = std::numeric_limits<long long>::max();
+  r.add({"random",
+         "uniform random search over the space or pool",
+         {},
+         [](const PolicyContext& c, const Options&) { return std::make_unique<RandomPolicy>(c); },
+         {.multi_objective = true}});
+  r.add({"evolution",
+         "regularised (aging) evolution, Real et al. 2019",
+         {OptionSpec::integer("population", 50, 1, kMany, "architectures alive at a time"),
+          OptionSpec::integer("sample", 10, 1, kMany, "tournament size")},
+         [](const PolicyContext& c, const Options& o) {
+           return std::make_unique<EvolutionPolicy>(c, o.integer_as<std::size_t>("population"),
+                                                    o.integer_as<std::size_t>("sample"));
+         }});
+  r.add({"nsga2",
+         "NSGA-II with constrained domination, Deb et al. 2002",
+         {OptionSpec::integer("population", 50, 1, kMany, "parents per generation"),
+          OptionSpec::real("crossover", 0.9, 0, 1, "probability of crossover per child")},
+         [](const PolicyContext& c, const Options& o) {
+           return std::make_unique<Nsga2Policy>(c, o.integer_as<std::size_t>("population"),
+                                                o.real("crossover"));
+         },
+         {.multi_objective = true}});
+}
 
 std::string resolve_policy(const std::string& spec, std::size_t objectives) {
   if (spec != "auto") return spec;
   return objectives > 1 ? "nsga2" : "evolution";
-}
-
-void register_builtin_policies(PolicyRegistry& r) {
-  r.add({"random",
-         "uniform random search over the space or pool",
-         {},
-         true,
-         [](const PolicyContext& c, const auto&) { return std::make_unique<RandomPolicy>(c); }});
-  r.add({"evolution",
-         "regularised (aging) evolution, Real et al. 2019",
-         {{"population", "50"}, {"sample", "10"}},
-         false,
-         [](const PolicyContext& c, const auto& o) {
-           return std::make_unique<EvolutionPolicy>(c, size_option(o, "evolution", "population"),
-                                                    size_option(o, "evolution", "sample"));
-         }});
-  r.add({"nsga2",
-         "NSGA-II with constrained domination, Deb et al. 2002",
-         {{"population", "50"}, {"crossover", "0.9"}},
-         true,
-         [](const PolicyContext& c, const auto& o) {
-           const double p = parse_real(o.at("crossover"), "policy nsga2: option crossover", 0, 1);
-           return std::make_unique<Nsga2Policy>(c, size_option(o, "nsga2", "population"), p);
-         }});
-  register_boshnas_policy(r);
-  register_sa_nsga2_policy(r);
-  register_hierarchical_policy(r);
 }
 
 }  // namespace flexnas

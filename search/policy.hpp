@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/registry.hpp"
 #include "search/domain.hpp"
 #include "search/objective.hpp"
 #include "search/trial.hpp"
@@ -37,28 +38,23 @@ class Policy {
   virtual std::string random_start_option() const { return "population"; }
 };
 
-class PolicyRegistry {
- public:
-  using Factory = std::function<std::unique_ptr<Policy>(const PolicyContext&,
-                                                        const std::map<std::string, std::string>&)>;
-  struct Entry {
-    std::string name;
-    std::string description;
-    std::vector<std::pair<std::string, std::string>> options;  // name, default
-    bool multi_objective = false;
-    Factory make;
-  };
-  void add(Entry e);
-  // "name:key=value,..."; unknown names and options throw InputError listing valid ones.
-  std::unique_ptr<Policy> create(const std::string& spec, const PolicyContext& ctx) const;
-  std::vector<std::string> names() const;
-  const std::vector<Entry>& entries() const { return entries_; }
-
- private:
-  std::vector<Entry> entries_;
+using PolicyFactory = std::function<std::unique_ptr<Policy>(const PolicyContext&, const Options&)>;
+struct PolicyTraits {
+  bool multi_objective = false;  // takes several objectives (else the first one only)
 };
 
-// random, evolution (regularised), nsga2, boshnas.
+// Policies by name (core/registry.hpp).
+class PolicyRegistry : public Registry<PolicyFactory, PolicyTraits> {
+ public:
+  PolicyRegistry() : Registry("policy") {}
+  // "name:key=value,..."; unknown names and options, values their declarations reject and a
+  // single-objective policy given several objectives throw InputError. A policy with a
+  // `surrogate` option also takes surrogate.KEY=VALUE, checked by that surrogate.
+  std::unique_ptr<Policy> create(const std::string& spec, const PolicyContext& ctx) const;
+};
+
+// Every built-in policy: random, evolution, nsga2, boshnas, sa-nsga2, hierarchical
+// (search/builtins.cpp).
 void register_builtin_policies(PolicyRegistry& r);
 
 // The policy spec `auto` stands for: evolution for one objective, nsga2 for several. Any

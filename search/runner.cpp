@@ -8,8 +8,8 @@
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
+#include "core/error.hpp"
 #include "evaluators/interrupt.hpp"
-#include "space/error.hpp"
 
 namespace flexnas {
 

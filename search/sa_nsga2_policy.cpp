@@ -8,10 +8,10 @@
 #include <algorithm>
 #include <set>
 
+#include "core/error.hpp"
+#include "core/numbers.hpp"
 #include "search/encoder.hpp"
 #include "search/policy.hpp"
-#include "space/error.hpp"
-#include "space/numbers.hpp"
 #include "surrogate/surrogate.hpp"
 
 namespace flexnas {
@@ -259,33 +259,29 @@ class SaNsga2Policy : public Policy {
 }  // namespace
 
 void register_sa_nsga2_policy(PolicyRegistry& r) {
+  constexpr long long kMany = std::numeric_limits<long long>::max();
   r.add({"sa-nsga2",
          "surrogate-assisted NSGA-II: predicted generations on cheap surrogates, few real "
          "evaluations",
-         {{"population", "32"},
-          {"generations", "10"},
-          {"init", "16"},
-          {"surrogate", "gp"},
-          {"encoding", "embedding"},
-          {"kappa", "1"}},
-         true,
-         [](const PolicyContext& c, const std::map<std::string, std::string>& o) {
+         {OptionSpec::integer("population", 32, 2, kMany, "parents per predicted generation"),
+          OptionSpec::integer("generations", 10, 1, kMany, "predicted generations per batch"),
+          OptionSpec::integer("init", 16, 1, kMany, "random trials before the surrogates"),
+          OptionSpec::text("surrogate", "gp", "surrogate name (flexnas surrogates)"),
+          OptionSpec::text("encoding", "embedding", "candidate encoding"),
+          OptionSpec::real("kappa", 1, 0, std::numeric_limits<double>::max(),
+                           "weight of the uncertainty in the predicted objectives")},
+         [](const PolicyContext& c, const Options& o) {
            SaNsga2Options opt;
-           auto count = [&](const std::string& key) {
-             return parse_integer<std::size_t>(o.at(key), "policy sa-nsga2: option " + key, 1);
-           };
-           opt.population = count("population");
-           opt.generations = count("generations");
-           opt.init = count("init");
-           opt.kappa = parse_real(o.at("kappa"), "policy sa-nsga2: option kappa", 0);
-           if (opt.population < 2)
-             throw InputError("policy sa-nsga2: population must be at least 2");
-           opt.surrogate = o.at("surrogate");
-           opt.encoding = o.at("encoding");
-           for (const auto& [k, v] : o)
-             if (k.rfind("surrogate.", 0) == 0) opt.surrogate_options[k.substr(10)] = v;
+           opt.population = o.integer_as<std::size_t>("population");
+           opt.generations = o.integer_as<std::size_t>("generations");
+           opt.init = o.integer_as<std::size_t>("init");
+           opt.kappa = o.real("kappa");
+           opt.surrogate = o.text("surrogate");
+           opt.encoding = o.text("encoding");
+           opt.surrogate_options = o.prefixed("surrogate.");
            return std::make_unique<SaNsga2Policy>(c, opt);
-         }});
+         },
+         {.multi_objective = true}});
 }
 
 }  // namespace flexnas

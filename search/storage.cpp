@@ -14,10 +14,10 @@
 #include <limits>
 #include <thread>
 
+#include "core/error.hpp"
+#include "core/numbers.hpp"
 #include "search/study_config.hpp"
-#include "space/error.hpp"
 #include "space/file_io.hpp"
-#include "space/numbers.hpp"
 
 namespace flexnas {
 namespace fs = std::filesystem;

@@ -3,12 +3,12 @@
 #include <optional>
 #include <string>
 
+#include "core/error.hpp"
+#include "core/numbers.hpp"
 #include "evaluators/evaluator.hpp"
 #include "search/objective.hpp"
 #include "space/architecture.hpp"
 #include "space/design_space.hpp"
-#include "space/error.hpp"
-#include "space/numbers.hpp"
 
 namespace flexnas {
 namespace {

@@ -7,8 +7,8 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
-#include "space/error.hpp"
-#include "space/numbers.hpp"
+#include "core/error.hpp"
+#include "core/numbers.hpp"
 
 namespace flexnas {
 namespace {
@@ -34,7 +34,7 @@ std::string idx(const char* field, std::size_t j) {
 }
 
 int as_int(const nlohmann::json& v, const std::string& where) {
-  // Strict (space/numbers.hpp): a value past the range of int is an error, never wrapped.
+  // Strict (core/numbers.hpp): a value past the range of int is an error, never wrapped.
   constexpr int kMax = std::numeric_limits<int>::max();
   return json_integer<int>(v, where, -kMax, kMax);
 }

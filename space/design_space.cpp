@@ -10,9 +10,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "core/error.hpp"
+#include "core/numbers.hpp"
 #include "space/builtin_spaces.hpp"
-#include "space/error.hpp"
-#include "space/numbers.hpp"
 
 namespace flexnas {
 

@@ -14,8 +14,8 @@
 #include <tbb/parallel_for.h>
 #include <nlohmann/json.hpp>
 
-#include "space/error.hpp"
-#include "space/numbers.hpp"
+#include "core/error.hpp"
+#include "core/numbers.hpp"
 
 namespace flexnas {
 

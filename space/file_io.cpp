@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "space/error.hpp"
+#include "core/error.hpp"
 
 namespace flexnas {
 

@@ -10,7 +10,7 @@
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 
-#include "space/error.hpp"
+#include "core/error.hpp"
 
 namespace flexnas {
 

@@ -6,7 +6,7 @@
 
 #include <openssl/evp.h>
 
-#include "space/error.hpp"
+#include "core/error.hpp"
 
 namespace flexnas {
 

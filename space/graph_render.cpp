@@ -9,7 +9,7 @@
 #include <graphviz/cgraph.h>
 #include <graphviz/gvc.h>
 
-#include "space/error.hpp"
+#include "core/error.hpp"
 
 namespace flexnas {
 namespace {

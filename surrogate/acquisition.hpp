@@ -14,7 +14,7 @@
 
 #include <Eigen/Dense>
 
-#include "surrogate/options.hpp"
+#include "core/options.hpp"
 #include "surrogate/scalar_function.hpp"
 #include "surrogate/surrogate.hpp"
 
@@ -121,28 +121,14 @@ class AcquisitionFunction : public ScalarFunction {
   Uncertainty u_;
 };
 
-class AcquisitionRegistry {
- public:
-  using Factory =
-      std::function<std::unique_ptr<Acquisition>(const std::map<std::string, std::string>&)>;
-  struct Entry {
-    std::string name;
-    std::string description;
-    std::vector<OptionSpec> options;
-    Factory make;
-  };
-  void add(Entry e);  // throws SurrogateError for a duplicate name
-  // Unknown names and options throw SurrogateError listing the valid ones.
-  std::unique_ptr<Acquisition> create(const std::string& name,
-                                      const std::map<std::string, std::string>& options = {}) const;
-  std::vector<std::string> names() const;
-  const std::vector<Entry>& entries() const { return entries_; }
+using AcquisitionFactory = std::function<std::unique_ptr<Acquisition>(const Options&)>;
 
- private:
-  std::vector<Entry> entries_;
+class AcquisitionRegistry : public Registry<AcquisitionFactory> {
+ public:
+  AcquisitionRegistry() : Registry("acquisition") {}
 };
 
-// Registers ucb, ei, pi and thompson.
+// Registers ucb, ei, pi and thompson (surrogate/builtins.cpp).
 void register_builtins(AcquisitionRegistry& r);
 
 // Standard normal pdf and cdf.

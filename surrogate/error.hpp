@@ -1,15 +1,14 @@
 #pragma once
 // Errors a user of the surrogate module can cause: bad shapes, empty data, a model used
-// before fit(), unknown names or options. surrogate/ depends on no other flexnas module,
-// so it has its own type; callers that map errors to exit codes catch std::invalid_argument.
-#include <stdexcept>
-#include <string>
+// before fit(), unknown names or options. A kind of InputError (core/error.hpp), so the CLI
+// reports it as bad input (exit 2) and callers may catch either.
+#include "core/error.hpp"
 
 namespace flexnas {
 
-class SurrogateError : public std::invalid_argument {
+class SurrogateError : public InputError {
  public:
-  using std::invalid_argument::invalid_argument;
+  using InputError::InputError;
 };
 
 }  // namespace flexnas

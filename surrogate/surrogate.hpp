@@ -14,7 +14,8 @@
 
 #include <Eigen/Dense>
 
-#include "surrogate/options.hpp"
+#include "core/options.hpp"
+#include "core/registry.hpp"
 #include "surrogate/scalar_function.hpp"
 
 namespace flexnas {
@@ -79,28 +80,16 @@ class OutputFunction : public ScalarFunction {
   SurrogateOutput which_;
 };
 
-class SurrogateRegistry {
- public:
-  using Factory =
-      std::function<std::unique_ptr<Surrogate>(const std::map<std::string, std::string>&)>;
-  struct Entry {
-    std::string name;
-    std::string description;
-    std::vector<OptionSpec> options;
-    Factory make;
-  };
-  void add(Entry e);  // throws SurrogateError for a duplicate name
-  // Unknown names and options throw SurrogateError listing the valid ones.
-  std::unique_ptr<Surrogate> create(const std::string& name,
-                                    const std::map<std::string, std::string>& options = {}) const;
-  std::vector<std::string> names() const;
-  const std::vector<Entry>& entries() const { return entries_; }
+using SurrogateFactory = std::function<std::unique_ptr<Surrogate>(const Options&)>;
 
- private:
-  std::vector<Entry> entries_;
+// Surrogates by name (core/registry.hpp): create(name, options) throws InputError for unknown
+// names and options and for values their declarations reject.
+class SurrogateRegistry : public Registry<SurrogateFactory> {
+ public:
+  SurrogateRegistry() : Registry("surrogate") {}
 };
 
-// Registers boshnas, teacher, npn and gp.
+// Registers boshnas, teacher, npn and gp (surrogate/builtins.cpp).
 void register_builtins(SurrogateRegistry& r);
 
 // Shared argument checks: throw SurrogateError naming `who`.

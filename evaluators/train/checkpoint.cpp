@@ -4,7 +4,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "space/error.hpp"
+#include "core/error.hpp"
 
 namespace flexnas::train {
 namespace {

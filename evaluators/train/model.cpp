@@ -14,8 +14,8 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "core/error.hpp"
 #include "evaluators/train/checkpoint.hpp"
-#include "space/error.hpp"
 
 namespace flexnas::train {
 namespace {

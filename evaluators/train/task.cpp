@@ -7,125 +7,16 @@
 #include <functional>
 #include <memory>
 
+#include "core/error.hpp"
 #include "evaluators/train/rng.hpp"
 #include "evaluators/train/tokenizer.hpp"
-#include "space/error.hpp"
 
 namespace flexnas::train {
 
 namespace {
 
-const std::vector<std::string> kSynthetic = {"mqar", "listops", "selective_copy", "local_count"};
-
 // Bounds the memory of a generated task: (train_size + test_size) * seq tokens.
 constexpr long long kMaxTokens = 50'000'000;
-
-}  // namespace
-
-const std::vector<TaskOption>& task_options() {
-  static const std::vector<TaskOption> table = {
-      {"task",
-       "mqar",
-       "mqar (associative recall), listops, selective_copy, local_count, or tsv (text files)",
-       OptionKind::choice,
-       0,
-       0,
-       {"mqar", "listops", "selective_copy", "local_count", "tsv"},
-       {}},
-      {"seq",
-       "64",
-       "sequence length in tokens, [CLS] and padding included",
-       OptionKind::integer,
-       8,
-       4096,
-       {},
-       {}},
-      {"train_size",
-       "2000",
-       "generated training examples",
-       OptionKind::integer,
-       1,
-       1'000'000,
-       {},
-       kSynthetic},
-      {"test_size",
-       "500",
-       "generated test examples",
-       OptionKind::integer,
-       1,
-       1'000'000,
-       {},
-       kSynthetic},
-      {"kv_pairs",
-       "8",
-       "key-value pairs per sequence, each key queried once (3 * kv_pairs <= seq)",
-       OptionKind::integer,
-       1,
-       1024,
-       {},
-       {"mqar"}},
-      {"vocab_size",
-       "64",
-       "vocabulary incl. pad; mqar: keys and values split the ids 1.. in halves",
-       OptionKind::integer,
-       8,
-       65536,
-       {},
-       {"mqar", "selective_copy"}},
-      {"copy_tokens",
-       "8",
-       "data tokens to copy, in order, to the last positions (2 * copy_tokens <= seq)",
-       OptionKind::integer,
-       1,
-       1024,
-       {},
-       {"selective_copy"}},
-      {"window",
-       "5",
-       "odd window width whose 1-bits are counted at each position (window <= seq)",
-       OptionKind::integer,
-       1,
-       31,
-       {},
-       {"local_count"}},
-      {"max_depth",
-       "3",
-       "operator nesting depth at most",
-       OptionKind::integer,
-       1,
-       32,
-       {},
-       {"listops"}},
-      {"max_args",
-       "4",
-       "arguments per operator at most (at least 2)",
-       OptionKind::integer,
-       2,
-       16,
-       {},
-       {"listops"}},
-      {"train",
-       "",
-       "training TSV: header, then sentence<TAB>label with labels 0..C-1 (required)",
-       OptionKind::path,
-       0,
-       0,
-       {},
-       {"tsv"}},
-      {"test", "", "test TSV, same format (required)", OptionKind::path, 0, 0, {}, {"tsv"}},
-      {"vocab",
-       "",
-       "BERT vocab.txt for WordPiece; bytes when absent",
-       OptionKind::path,
-       0,
-       0,
-       {},
-       {"tsv"}},
-  };
-  return table;
-}
-
-namespace {
 
 std::string join(const std::vector<std::string>& v) {
   std::string s;
@@ -358,100 +249,31 @@ std::vector<Row> read_tsv(const std::string& option, const std::string& path) {
 
 }  // namespace
 
-TaskData make_task(const std::map<std::string, std::string>& options, std::uint64_t seed) {
-  const auto& table = task_options();
-  OptionReader o(table, options);
-  const std::string task = o.text("task");
-  // Validate everything before generating or reading.
-  for (const auto& d : table)
-    if (o.given(d.name) && !d.tasks.empty() &&
-        std::find(d.tasks.begin(), d.tasks.end(), task) == d.tasks.end())
-      throw InputError("train: option " + d.name + "=" + options.at(d.name) + " applies to task " +
-                       join(d.tasks) + ", not task=" + task);
-  const int seq = static_cast<int>(o.integer("seq"));
-  TaskData t;
-  t.name = task;
-  t.seq = seq;
-  if (task == "tsv") {
-    const std::string train = o.text("train"), test = o.text("test"), vocab = o.text("vocab");
-    if (train.empty() || test.empty())
-      throw InputError(
-          "train: task=tsv needs options train=PATH and test=PATH (sentence<TAB>label files)");
-    std::unique_ptr<Tokenizer> tok;
-    if (vocab.empty())
-      tok = std::make_unique<ByteTokenizer>();
-    else
-      tok = WordPieceTokenizer::from_file(vocab);
-    const auto train_rows = read_tsv("train", train);
-    const auto test_rows = read_tsv("test", test);
-    const auto tokens = static_cast<long long>(train_rows.size() + test_rows.size()) * seq;
-    if (tokens > kMaxTokens)
-      throw InputError("train: task=tsv: " + std::to_string(train_rows.size() + test_rows.size()) +
-                       " examples * seq=" + std::to_string(seq) + " = " + std::to_string(tokens) +
-                       " tokens is over " + std::to_string(kMaxTokens) + "; use a smaller seq");
-    int max_label = 0;
-    for (const auto* rows : {&train_rows, &test_rows})
-      for (const auto& r : *rows) max_label = std::max(max_label, r.label);
-    t.vocab = tok->vocab_size();
-    t.num_classes = max_label + 1;
-    for (const auto& r : train_rows)
-      t.train.push_back({encode_example(*tok, r.sentence, seq), {r.label}});
-    for (const auto& r : test_rows)
-      t.test.push_back({encode_example(*tok, r.sentence, seq), {r.label}});
-    t.majority_baseline = majority_baseline(t.test);
-    return t;
-  }
-  const int train_size = static_cast<int>(o.integer("train_size"));
-  const int test_size = static_cast<int>(o.integer("test_size"));
-  if (static_cast<long long>(train_size + test_size) * seq > kMaxTokens)
-    throw InputError("train: (train_size + test_size) * seq = " +
-                     std::to_string(static_cast<long long>(train_size + test_size) * seq) +
+namespace {
+
+std::vector<OptionSpec> synthetic_sizes() {
+  return {OptionSpec::integer("train_size", 2000, 1, 1'000'000, "generated training examples"),
+          OptionSpec::integer("test_size", 500, 1, 1'000'000, "generated test examples")};
+}
+
+std::vector<OptionSpec> with(std::vector<OptionSpec> a, const std::vector<OptionSpec>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+const OptionSpec kVocabSize =
+    OptionSpec::integer("vocab_size", 64, 8, 65536,
+                        "vocabulary incl. pad; mqar: keys and values split the ids 1.. in halves");
+
+// Examples drawn from `make` with the train and test streams of `seed`.
+TaskData generate(TaskData t, const Options& o, std::uint64_t seed,
+                  const std::function<Example(Rng&)>& make) {
+  const int train_size = o.integer_as<int>("train_size");
+  const int test_size = o.integer_as<int>("test_size");
+  const long long tokens = static_cast<long long>(train_size + test_size) * t.seq;
+  if (tokens > kMaxTokens)
+    throw InputError("train: (train_size + test_size) * seq = " + std::to_string(tokens) +
                      " tokens is over " + std::to_string(kMaxTokens));
-  std::function<Example(Rng&)> make;
-  if (task == "mqar") {
-    const int pairs = static_cast<int>(o.integer("kv_pairs"));
-    const int vocab = static_cast<int>(o.integer("vocab_size"));
-    if (3 * pairs > seq)
-      throw InputError("train: task=mqar: kv_pairs=" + std::to_string(pairs) +
-                       " needs seq >= 3 * kv_pairs = " + std::to_string(3 * pairs) +
-                       ", got seq=" + std::to_string(seq));
-    if ((vocab - 1) / 2 < pairs)
-      throw InputError("train: task=mqar: vocab_size=" + std::to_string(vocab) + " has " +
-                       std::to_string((vocab - 1) / 2) +
-                       " keys, fewer than kv_pairs=" + std::to_string(pairs) +
-                       " (expected vocab_size >= " + std::to_string(2 * pairs + 1) + ")");
-    t.vocab = t.num_classes = vocab;
-    t.token_level = true;
-    make = [=](Rng& r) { return mqar_example(r, seq, pairs, vocab); };
-  } else if (task == "selective_copy") {
-    const int m = static_cast<int>(o.integer("copy_tokens"));
-    const int vocab = static_cast<int>(o.integer("vocab_size"));
-    if (2 * m > seq)
-      throw InputError("train: task=selective_copy: copy_tokens=" + std::to_string(m) +
-                       " needs seq >= " + std::to_string(2 * m) +
-                       ", got seq=" + std::to_string(seq));
-    t.vocab = t.num_classes = vocab;
-    t.token_level = true;
-    make = [=](Rng& r) { return selective_copy_example(r, seq, m, vocab); };
-  } else if (task == "local_count") {
-    const int window = static_cast<int>(o.integer("window"));
-    if (window % 2 == 0)
-      throw InputError("train: task=local_count: window=" + std::to_string(window) + " is not odd");
-    if (window > seq)
-      throw InputError("train: task=local_count: window=" + std::to_string(window) +
-                       " is longer than seq=" + std::to_string(seq));
-    t.vocab = 3;
-    t.num_classes = window + 1;
-    t.token_level = true;
-    make = [=](Rng& r) { return local_count_example(r, seq, window); };
-  } else {
-    assert(task == "listops");
-    const int depth = static_cast<int>(o.integer("max_depth"));
-    const int args = static_cast<int>(o.integer("max_args"));
-    t.vocab = listops::kVocab;
-    t.num_classes = 10;
-    make = [=](Rng& r) { return listops_example(r, seq, depth, args); };
-  }
   Rng train_rng(derive_seed(seed, 1)), test_rng(derive_seed(seed, 2));
   t.train.reserve(static_cast<std::size_t>(train_size));
   for (int i = 0; i < train_size; ++i) t.train.push_back(make(train_rng));
@@ -459,6 +281,185 @@ TaskData make_task(const std::map<std::string, std::string>& options, std::uint6
   for (int i = 0; i < test_size; ++i) t.test.push_back(make(test_rng));
   t.majority_baseline = majority_baseline(t.test);
   return t;
+}
+
+TaskData shell(const Options& o, int vocab, int num_classes, bool token_level) {
+  TaskData t;
+  t.name = o.text("task");
+  t.seq = o.integer_as<int>("seq");
+  t.vocab = vocab;
+  t.num_classes = num_classes;
+  t.token_level = token_level;
+  return t;
+}
+
+TaskData make_mqar(const Options& o, std::uint64_t seed) {
+  const int seq = o.integer_as<int>("seq");
+  const int pairs = o.integer_as<int>("kv_pairs");
+  const int vocab = o.integer_as<int>("vocab_size");
+  if (3 * pairs > seq)
+    throw InputError("train: task=mqar: kv_pairs=" + std::to_string(pairs) +
+                     " needs seq >= 3 * kv_pairs = " + std::to_string(3 * pairs) +
+                     ", got seq=" + std::to_string(seq));
+  if ((vocab - 1) / 2 < pairs)
+    throw InputError("train: task=mqar: vocab_size=" + std::to_string(vocab) + " has " +
+                     std::to_string((vocab - 1) / 2) +
+                     " keys, fewer than kv_pairs=" + std::to_string(pairs) +
+                     " (expected vocab_size >= " + std::to_string(2 * pairs + 1) + ")");
+  return generate(shell(o, vocab, vocab, true), o, seed,
+                  [=](Rng& r) { return mqar_example(r, seq, pairs, vocab); });
+}
+
+TaskData make_selective_copy(const Options& o, std::uint64_t seed) {
+  const int seq = o.integer_as<int>("seq");
+  const int m = o.integer_as<int>("copy_tokens");
+  const int vocab = o.integer_as<int>("vocab_size");
+  if (2 * m > seq)
+    throw InputError("train: task=selective_copy: copy_tokens=" + std::to_string(m) +
+                     " needs seq >= " + std::to_string(2 * m) + ", got seq=" + std::to_string(seq));
+  return generate(shell(o, vocab, vocab, true), o, seed,
+                  [=](Rng& r) { return selective_copy_example(r, seq, m, vocab); });
+}
+
+TaskData make_local_count(const Options& o, std::uint64_t seed) {
+  const int seq = o.integer_as<int>("seq");
+  const int window = o.integer_as<int>("window");
+  if (window % 2 == 0)
+    throw InputError("train: task=local_count: window=" + std::to_string(window) + " is not odd");
+  if (window > seq)
+    throw InputError("train: task=local_count: window=" + std::to_string(window) +
+                     " is longer than seq=" + std::to_string(seq));
+  return generate(shell(o, 3, window + 1, true), o, seed,
+                  [=](Rng& r) { return local_count_example(r, seq, window); });
+}
+
+TaskData make_listops(const Options& o, std::uint64_t seed) {
+  const int seq = o.integer_as<int>("seq");
+  const int depth = o.integer_as<int>("max_depth");
+  const int args = o.integer_as<int>("max_args");
+  return generate(shell(o, listops::kVocab, 10, false), o, seed,
+                  [=](Rng& r) { return listops_example(r, seq, depth, args); });
+}
+
+TaskData make_tsv(const Options& o, std::uint64_t) {
+  const int seq = o.integer_as<int>("seq");
+  const std::string& train = o.text("train");
+  const std::string& test = o.text("test");
+  const std::string& vocab = o.text("vocab");
+  if (train.empty() || test.empty())
+    throw InputError(
+        "train: task=tsv needs options train=PATH and test=PATH (sentence<TAB>label files)");
+  std::unique_ptr<Tokenizer> tok;
+  if (vocab.empty())
+    tok = std::make_unique<ByteTokenizer>();
+  else
+    tok = WordPieceTokenizer::from_file(vocab);
+  const auto train_rows = read_tsv("train", train);
+  const auto test_rows = read_tsv("test", test);
+  const auto tokens = static_cast<long long>(train_rows.size() + test_rows.size()) * seq;
+  if (tokens > kMaxTokens)
+    throw InputError("train: task=tsv: " + std::to_string(train_rows.size() + test_rows.size()) +
+                     " examples * seq=" + std::to_string(seq) + " = " + std::to_string(tokens) +
+                     " tokens is over " + std::to_string(kMaxTokens) + "; use a smaller seq");
+  int max_label = 0;
+  for (const auto* rows : {&train_rows, &test_rows})
+    for (const auto& r : *rows) max_label = std::max(max_label, r.label);
+  TaskData t = shell(o, tok->vocab_size(), max_label + 1, false);
+  for (const auto& r : train_rows)
+    t.train.push_back({encode_example(*tok, r.sentence, seq), {r.label}});
+  for (const auto& r : test_rows)
+    t.test.push_back({encode_example(*tok, r.sentence, seq), {r.label}});
+  t.majority_baseline = majority_baseline(t.test);
+  return t;
+}
+
+}  // namespace
+
+const TaskRegistry& tasks() {
+  static const TaskRegistry r = [] {
+    TaskRegistry t;
+    t.add({"mqar", "multi-query associative recall (per token)",
+           with(synthetic_sizes(),
+                {OptionSpec::integer(
+                     "kv_pairs", 8, 1, 1024,
+                     "key-value pairs per sequence, each key queried once (3 * kv_pairs <= seq)"),
+                 kVocabSize}),
+           make_mqar});
+    t.add({"listops", "nested max/min/median/sum-mod expressions (pooled, 10 classes)",
+           with(synthetic_sizes(),
+                {OptionSpec::integer("max_depth", 3, 1, 32, "operator nesting depth at most"),
+                 OptionSpec::integer("max_args", 4, 2, 16,
+                                     "arguments per operator at most (at least 2)")}),
+           make_listops});
+    t.add(
+        {"selective_copy", "copy the scattered data tokens, in order, to the end (per token)",
+         with(synthetic_sizes(),
+              {OptionSpec::integer(
+                   "copy_tokens", 8, 1, 1024,
+                   "data tokens to copy, in order, to the last positions (2 * copy_tokens <= seq)"),
+               kVocabSize}),
+         make_selective_copy});
+    t.add({"local_count", "count the 1-bits in a window around each position (per token)",
+           with(synthetic_sizes(),
+                {OptionSpec::integer(
+                    "window", 5, 1, 31,
+                    "odd window width whose 1-bits are counted at each position (window <= seq)")}),
+           make_local_count});
+    t.add({"tsv",
+           "text classification from sentence<TAB>label files",
+           {OptionSpec::text(
+                "train", "",
+                "training TSV: header, then sentence<TAB>label with labels 0..C-1 (required)"),
+            OptionSpec::text("test", "", "test TSV, same format (required)"),
+            OptionSpec::text("vocab", "", "BERT vocab.txt for WordPiece; bytes when absent")},
+           make_tsv});
+    return t;
+  }();
+  return r;
+}
+
+const std::vector<OptionSpec>& common_task_options() {
+  static const std::vector<OptionSpec> common = {
+      OptionSpec::choice("task", "mqar", tasks().names(),
+                         "mqar (associative recall), listops, selective_copy, local_count, or tsv "
+                         "(text files)"),
+      OptionSpec::integer("seq", 64, 8, 4096,
+                          "sequence length in tokens, [CLS] and padding included")};
+  return common;
+}
+
+std::vector<OptionSpec> task_options() {
+  std::vector<OptionSpec> out = common_task_options();
+  for (const auto& e : tasks().entries())
+    for (const OptionSpec& s : e.options)
+      if (std::none_of(out.begin(), out.end(),
+                       [&](const OptionSpec& x) { return x.name == s.name; }))
+        out.push_back(s);
+  return out;
+}
+
+std::vector<std::string> tasks_taking(const std::string& option) {
+  std::vector<std::string> out;
+  for (const auto& e : tasks().entries())
+    for (const OptionSpec& s : e.options)
+      if (s.name == option) out.push_back(e.name);
+  return out;
+}
+
+TaskData make_task(const std::map<std::string, std::string>& options, std::uint64_t seed) {
+  const Options common("train", common_task_options(),
+                       declared_only(options, common_task_options()));
+  const auto& task = tasks().find(common.text("task"));
+  // An option of another task is a mistake, not something to ignore.
+  for (const auto& [key, value] : options) {
+    const auto takers = tasks_taking(key);
+    if (!takers.empty() && std::find(takers.begin(), takers.end(), task.name) == takers.end()) {
+      throw InputError("train: option " + key + "=" + value + " applies to task " + join(takers) +
+                       ", not task=" + task.name);
+    }
+  }
+  const auto specs = with(common_task_options(), task.options);
+  return task.make(Options("train", specs, declared_only(options, specs)), seed);
 }
 
 }  // namespace flexnas::train

@@ -2,11 +2,13 @@
 // Training tasks: synthetic ones generated from a seed (mqar, listops, ...) and text
 // classification from GLUE-style TSV files (WordPiece with a BERT vocab.txt, or bytes).
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
-#include "evaluators/train/options.hpp"
+#include "core/options.hpp"
+#include "core/registry.hpp"
 
 namespace flexnas::train {
 
@@ -26,17 +28,26 @@ struct TaskData {
   double majority_baseline = 0;  // test accuracy of always predicting the most common label
 };
 
-using TaskOption = OptionDecl;
-
 // Token ids of task=listops (vocabulary 17); digits d are kDigit0 + d.
 namespace listops {
 constexpr std::int32_t kPad = 0, kCls = 1, kDigit0 = 2, kMax = 12, kMin = 13, kMed = 14,
                        kSumMod = 15, kClose = 16, kVocab = 17;
 }  // namespace listops
 
-// The task options (task, seq, sizes, per-task options, files) with defaults and bounds; the
-// `train` evaluator reports keys that neither this nor train_option_table() declares.
-const std::vector<TaskOption>& task_options();
+// Tasks by name (core/registry.hpp): each declares its own options (sizes, per-task options,
+// files); the factory gets them with `task` and `seq` (common_task_options()) and a seed.
+using TaskFactory = std::function<TaskData(const Options&, std::uint64_t seed)>;
+class TaskRegistry : public Registry<TaskFactory> {
+ public:
+  TaskRegistry() : Registry("task") {}
+};
+// The built-in tasks: mqar, listops, selective_copy, local_count, tsv.
+const TaskRegistry& tasks();
+// task (one of tasks().names()) and seq.
+const std::vector<OptionSpec>& common_task_options();
+// common_task_options() and every task's options, each name once: what the `train`
+// evaluator declares.
+std::vector<OptionSpec> task_options();
 
 // Options as given to the `train` evaluator (task=..., seq=..., seed, files); validation
 // throws InputError with a one-line message before any data is generated or read.

@@ -3,7 +3,7 @@
 #include <cassert>
 #include <fstream>
 
-#include "space/error.hpp"
+#include "core/error.hpp"
 
 namespace flexnas::train {
 

@@ -7,72 +7,41 @@
 #include <cstdio>
 #include <numbers>
 
+#include "core/error.hpp"
+#include "core/numbers.hpp"
 #include "evaluators/train/rng.hpp"
-#include "space/error.hpp"
 
 namespace flexnas::train {
 
-const std::vector<OptionDecl>& train_option_table() {
-  static const std::vector<OptionDecl> table = {
-      {"steps", "300", "optimiser steps", OptionKind::integer, 1, 1'000'000, {}, {}},
-      {"batch",
-       "32",
-       "sequences per step (and per test batch)",
-       OptionKind::integer,
-       1,
-       4096,
-       {},
-       {}},
-      {"lr", "0.001", "peak learning rate of AdamW", OptionKind::real, 0, 10, {}, {}},
-      {"warmup",
-       "0.1",
-       "warm-up: below 1 a fraction of steps, else a number of steps",
-       OptionKind::real,
-       0,
-       1'000'000,
-       {},
-       {}},
-      {"schedule",
-       "linear",
-       "decay to 0 after warm-up",
-       OptionKind::choice,
-       0,
-       0,
-       {"linear", "cosine"},
-       {}},
-      {"weight_decay",
-       "0.01",
-       "AdamW decoupled weight decay (not on biases, norm gains)",
-       OptionKind::real,
-       0,
-       1,
-       {},
-       {}},
-      {"clip", "1", "global gradient-norm bound, 0 = none", OptionKind::real, 0, 1e6, {}, {}},
-      {"beta1", "0.9", "AdamW first-moment decay", OptionKind::real, 0, 0.9999, {}, {}},
-      {"beta2", "0.999", "AdamW second-moment decay", OptionKind::real, 0, 0.999999, {}, {}},
-      {"eps", "1e-08", "AdamW denominator term", OptionKind::real, 1e-12, 1, {}, {}},
-      {"eval_batches",
-       "0",
-       "test batches evaluated, 0 = the whole test split",
-       OptionKind::integer,
-       0,
-       1'000'000,
-       {},
-       {}},
+const std::vector<OptionSpec>& train_option_table() {
+  static const std::vector<OptionSpec> table = {
+      OptionSpec::integer("steps", 300, 1, 1'000'000, "optimiser steps"),
+      OptionSpec::integer("batch", 32, 1, 4096, "sequences per step (and per test batch)"),
+      OptionSpec::real("lr", 0.001, 0, 10, "peak learning rate of AdamW"),
+      OptionSpec::real("warmup", 0.1, 0, 1'000'000,
+                       "warm-up: below 1 a fraction of steps, else a number of steps"),
+      OptionSpec::choice("schedule", "linear", {"linear", "cosine"}, "decay to 0 after warm-up"),
+      OptionSpec::real("weight_decay", 0.01, 0, 1,
+                       "AdamW decoupled weight decay (not on biases, norm gains)"),
+      OptionSpec::real("clip", 1, 0, 1e6, "global gradient-norm bound, 0 = none"),
+      OptionSpec::real("beta1", 0.9, 0, 0.9999, "AdamW first-moment decay"),
+      OptionSpec::real("beta2", 0.999, 0, 0.999999, "AdamW second-moment decay"),
+      OptionSpec::real("eps", 1e-8, 1e-12, 1, "AdamW denominator term"),
+      OptionSpec::integer("eval_batches", 0, 0, 1'000'000,
+                          "test batches evaluated, 0 = the whole test split"),
   };
   return table;
 }
 
 TrainOptions parse_train_options(const std::map<std::string, std::string>& options) {
-  OptionReader r(train_option_table(), options);
+  const Options r("train", train_option_table(), declared_only(options, train_option_table()));
   TrainOptions o;
-  o.steps = static_cast<int>(r.integer("steps"));
-  o.batch = static_cast<int>(r.integer("batch"));
+  o.steps = r.integer_as<int>("steps");
+  o.batch = r.integer_as<int>("batch");
   o.lr = r.real("lr");
   o.warmup = r.real("warmup");
   if (o.warmup >= 1 && o.warmup != std::floor(o.warmup))
-    throw InputError("train: option warmup=" + options.at("warmup") +
+    throw InputError("train: option warmup: " + quote_input(r.text("warmup")) +
                      " is not a fraction below 1 or a whole number of steps");
   o.schedule = r.text("schedule") == "cosine" ? Schedule::cosine : Schedule::linear;
   o.weight_decay = r.real("weight_decay");
@@ -80,18 +49,8 @@ TrainOptions parse_train_options(const std::map<std::string, std::string>& optio
   o.beta1 = r.real("beta1");
   o.beta2 = r.real("beta2");
   o.eps = r.real("eps");
-  o.eval_batches = static_cast<int>(r.integer("eval_batches"));
+  o.eval_batches = r.integer_as<int>("eval_batches");
   return o;
-}
-
-std::vector<std::string> undeclared_options(const std::map<std::string, std::string>& options) {
-  std::vector<std::string> out;
-  auto declared = [](const std::vector<OptionDecl>& t, const std::string& k) {
-    return std::any_of(t.begin(), t.end(), [&](const OptionDecl& d) { return d.name == k; });
-  };
-  for (const auto& [k, v] : options)
-    if (!declared(task_options(), k) && !declared(train_option_table(), k)) out.push_back(k);
-  return out;
 }
 
 std::map<std::string, std::string> to_options(const TrainOptions& o) {

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "core/options.hpp"
 #include "evaluators/train/model.hpp"
-#include "evaluators/train/options.hpp"
 #include "evaluators/train/task.hpp"
 
 namespace flexnas::train {
@@ -32,12 +32,9 @@ struct TrainOptions {
 
 // Declared options (steps, batch, lr, warmup, schedule, weight_decay, clip, beta1, beta2, eps,
 // eval_batches); `seed` comes from the trial, not from the map.
-const std::vector<OptionDecl>& train_option_table();
+const std::vector<OptionSpec>& train_option_table();
 // From the evaluator's map (other keys ignored); InputError on a bad value.
 TrainOptions parse_train_options(const std::map<std::string, std::string>& options);
-// Keys of `options` that neither task_options() nor train_option_table() declares, sorted
-// (the evaluator adds its own keys and reports the rest: "Parameters {...} are not used").
-std::vector<std::string> undeclared_options(const std::map<std::string, std::string>& options);
 // Every declared option's value; parse_train_options(to_options(o)) == o except `seed`.
 std::map<std::string, std::string> to_options(const TrainOptions& o);
 

@@ -133,12 +133,15 @@ expect_input_error "--max-time: Value -1 must be >= 0" "$flexnas" search --space
 import json, sys
 e = {x["name"]: x for x in json.load(sys.stdin)}
 assert [v["name"] for v in e["params"]["values"]] == ["params", "encoder_params"], e["params"]
-assert {"name": "seq", "default": "128", "description": "sequence length"} in e["flops"]["options"]
+assert {"name": "seq", "default": "128", "allowed": "an integer in [1, 1048576]",
+        "description": "sequence length"} in e["flops"]["options"], e["flops"]
 assert e["table"]["values"] is None and "file" in e["table"]["values_note"]' && ok || bad "evaluators --json"
 "$flexnas" policies --json | python3 -c '
 import json, sys
 p = {x["name"]: x for x in json.load(sys.stdin)}
-assert {"name": "population", "default": "50"} in p["evolution"]["options"] and p["nsga2"]["multi_objective"]' \
+pop = [o for o in p["evolution"]["options"] if o["name"] == "population"][0]
+assert pop["default"] == "50" and pop["allowed"] == "an integer >= 1", pop
+assert p["nsga2"]["multi_objective"] and not p["evolution"]["multi_objective"]' \
   && ok || bad "policies --json"
 [[ $("$flexnas" evaluators | grep -c '^  option') -gt 10 ]] && ok || bad "evaluators lists no options"
 printf '%s\n' "$M" > m.json

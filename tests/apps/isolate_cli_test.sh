@@ -58,7 +58,7 @@ if "$flexnas" resume --study st-hang --budget 16 --workers 2 >out-resume 2>&1 &&
 expect_input_error "--eval-timeout and --eval-memory need --isolate" \
   "$flexnas" search --space flexibert-hetero --evaluator params --objective params:min \
   --budget 4 --eval-timeout 3 --out x
-expect_input_error "fault: mode 'boom'" \
+expect_input_error "evaluator fault: option mode: 'boom' is not one of segv, abort" \
   "$flexnas" search --space flexibert-hetero --evaluator fault:mode=boom --objective fault_value:min \
   --budget 4 --isolate --out y
 FLEXNAS_TEST_EVALUATORS=0 expect_input_error "fault" \

@@ -43,7 +43,7 @@ grep -q '"latency_ms":' <<<"$out" && ok || bad "evaluate with the latency evalua
 expect_input_error "dtype 'fp16' is not one of f32, bf16" "$flexnas" latency measure --model "$M" --dtype fp16
 expect_input_error "clock cpu needs threads 1" "$flexnas" latency measure --model "$M" --clock cpu --threads 2
 expect_input_error "clock 'cpu2' is not one of wall, cpu" "$flexnas" latency profile --clock cpu2
-expect_input_error "option mode=sum is not one of table, whole" "$flexnas" evaluate --model "$M" \
+expect_input_error "option mode: 'sum' is not one of table, whole" "$flexnas" evaluate --model "$M" \
   --evaluator latency:mode=sum
 expect_input_error "malformed JSON" "$flexnas" latency measure --model '{"l":'
 expect_input_error "--seq" "$flexnas" latency measure --model "$M" --seq 0

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Strict numbers on every input surface (issue 18, space/numbers.hpp): out-of-range,
+# Strict numbers on every input surface (issue 18, core/numbers.hpp): out-of-range,
 # non-finite, fractional-where-integer, overflowing and trailing-garbage numbers are bad
 # input (exit 2, one line naming the field and the value), never wrapped or truncated.
 # Usage: numbers_cli_test.sh FLEXNAS SOURCE_DIR

@@ -95,7 +95,7 @@ grep -q '"status":"failed".*diverged' div/trials.jsonl && ok || bad "no diverged
 
 # Bad input: exit 2, one line, before any training.
 expect_input_error "unknown option 'stepz'" "$flexnas" train --model "$M" -O stepz=3
-expect_input_error "steps=abc" "$flexnas" train --model "$M" -O steps=abc
+expect_input_error "train: option steps: 'abc' is not an integer in [1, 1000000]" "$flexnas" train --model "$M" -O steps=abc
 expect_input_error "task" "$flexnas" train --model "$M" -O task=nope
 expect_input_error "missing.tsv" "$flexnas" train --model "$M" -O task=tsv -O train=missing.tsv -O test=tiny.tsv
 printf 'sentence\tlabel\nfine\tpositive\n' >badlabel.tsv

@@ -5,8 +5,9 @@
 
 #include <catch2/catch.hpp>
 
+#include "core/error.hpp"
 #include "evaluators/evaluator.hpp"
-#include "space/error.hpp"
+#include "tests/option_checks.hpp"
 #include "tests/test_data.hpp"
 
 using namespace flexnas;
@@ -91,11 +92,10 @@ TEST_CASE("evaluator_registry_driven_options_are_checked_for_every_evaluator", "
     for (const auto& o : e.options) {
       if (required.count(e.name) && required.at(e.name).find(o.name + "=") != std::string::npos)
         continue;
-      if (o.default_value.empty() || !std::isdigit(static_cast<unsigned char>(o.default_value[0])))
-        continue;
-      INFO(o.name);
-      CHECK_THROWS_WITH(r.create(base + o.name + "=" + o.default_value + "abc"),
-                        Catch::Contains(o.name));
+      for (const auto& bad : test::bad_values(o)) {
+        INFO(o.name << "=" << bad);
+        CHECK_THROWS_WITH(r.create(base + o.name + "=" + bad), Catch::Contains("option " + o.name));
+      }
     }
   }
   CHECK_THROWS_AS(r.add(r.entries().front()), InputError);

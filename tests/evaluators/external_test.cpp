@@ -6,8 +6,8 @@
 #include <fstream>
 #include <thread>
 
+#include "core/error.hpp"
 #include "evaluators/custom.hpp"
-#include "space/error.hpp"
 #include "tests/evaluators/custom_test_util.hpp"
 
 using namespace flexnas;
@@ -152,7 +152,7 @@ TEST_CASE("external_options_are_checked", "[external]") {
       make("external:cmd=true,values=a:min,timeout=0x10"),
       "evaluator external: option timeout: '0x10' is not a finite number in [0, 86400]");
   CHECK_THROWS_WITH(make("external:cmd=true,values=a:min,mode=daemon"),
-                    Catch::Contains("oneshot or worker"));
+                    Catch::Contains("option mode: 'daemon' is not one of oneshot, worker"));
   CHECK_THROWS_WITH(make("external:cmd=true,values=a:min,bogus=1"),
                     Catch::Contains("unknown option 'bogus'"));
   CHECK_THROWS_AS(make("external:cmd=true,values=a:min,input=xml"), InputError);

@@ -11,11 +11,11 @@
 
 #include <catch2/catch.hpp>
 
+#include "core/error.hpp"
+#include "core/numbers.hpp"
 #include "evaluators/custom.hpp"
 #include "evaluators/latency_model.hpp"
 #include "space/design_space.hpp"
-#include "space/error.hpp"
-#include "space/numbers.hpp"
 #include "tests/fuzz_inputs.hpp"
 
 using namespace flexnas;

@@ -8,10 +8,10 @@
 
 #include <catch2/catch.hpp>
 
+#include "core/error.hpp"
 #include "evaluators/arch_features.hpp"
 #include "evaluators/evaluator.hpp"
 #include "evaluators/latency_model.hpp"
-#include "space/error.hpp"
 #include "tests/test_data.hpp"
 
 using namespace flexnas;

@@ -14,10 +14,10 @@
 
 #include <catch2/catch.hpp>
 
+#include "core/error.hpp"
 #include "evaluators/evaluator.hpp"
 #include "evaluators/latency_table.hpp"
 #include "evaluators/onednn_encoder.hpp"
-#include "space/error.hpp"
 #include "tests/test_layers.hpp"
 
 using namespace flexnas;

@@ -1,8 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include "core/error.hpp"
 #include "evaluators/custom.hpp"
 #include "space/design_space.hpp"
-#include "space/error.hpp"
 #include "tests/evaluators/custom_test_util.hpp"
 
 using namespace flexnas;

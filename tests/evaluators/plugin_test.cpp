@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include "core/error.hpp"
 #include "evaluators/custom.hpp"
-#include "space/error.hpp"
 #include "tests/evaluators/custom_test_util.hpp"
 
 using namespace flexnas;

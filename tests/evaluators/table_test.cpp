@@ -5,7 +5,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "space/error.hpp"
+#include "core/error.hpp"
 
 using namespace flexnas;
 

@@ -6,8 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/error.hpp"
 #include "report/report.hpp"
-#include "space/error.hpp"
 
 using namespace flexnas;
 

@@ -9,8 +9,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "core/error.hpp"
 #include "search/runner.hpp"
-#include "space/error.hpp"
 
 using namespace flexnas;
 namespace fs = std::filesystem;

@@ -8,14 +8,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/error.hpp"
+#include "core/numbers.hpp"
 #include "evaluators/evaluator.hpp"
 #include "search/domain.hpp"
 #include "search/objective.hpp"
 #include "search/policy.hpp"
 #include "search/study_config.hpp"
 #include "space/design_space.hpp"
-#include "space/error.hpp"
-#include "space/numbers.hpp"
 #include "tests/fuzz_inputs.hpp"
 
 using namespace flexnas;

@@ -6,7 +6,7 @@
 
 #include "search/storage.hpp"
 
-#include "space/error.hpp"
+#include "core/error.hpp"
 
 using namespace flexnas;
 

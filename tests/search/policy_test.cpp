@@ -1,11 +1,12 @@
 #include "search/policy.hpp"
+#include "tests/option_checks.hpp"
 
 #include <cctype>
 #include <set>
 
 #include <catch2/catch.hpp>
 
-#include "space/error.hpp"
+#include "core/error.hpp"
 #include "space/model_stats.hpp"
 
 using namespace flexnas;
@@ -133,7 +134,7 @@ TEST_CASE("policy_registry_rejects_unknown_names_and_options", "[policy]") {
                     Catch::Contains("unknown option"));
   CHECK_NOTHROW(reg.create("boshnas:surrogate.mean=teacher,surrogate.mc_passes=4", ctx));
   CHECK_THROWS_WITH(reg.create("boshnas:p_random=0.7,p_uncertain=0.6", ctx),
-                    Catch::Contains("sum"));
+                    Catch::Contains("p_uncertain + p_random must be <= 1"));
   CHECK_THROWS_WITH(reg.create("boshnas:ensemble=0", ctx), Catch::Contains("ensemble"));
   ctx.objectives.push_back(Objective::parse("flops:min"));
   CHECK_THROWS_WITH(reg.create("evolution", ctx), Catch::Contains("one objective"));
@@ -161,12 +162,11 @@ TEST_CASE("policy_registry_driven_every_policy_at_its_defaults", "[policy]") {
     PolicyContext ctx{&domain, {Objective::parse("params:min")}, {}, 1};
     CHECK_THROWS_WITH(reg.create(e.name + ":no_such_option=1", ctx),
                       Catch::Contains("no_such_option"));
-    for (const auto& [option, value] : e.options) {
-      // Numeric defaults only: "8abc" must not be read as 8.
-      if (value.empty() || !(std::isdigit(static_cast<unsigned char>(value[0])))) continue;
-      INFO(option);
-      CHECK_THROWS_WITH(reg.create(e.name + ":" + option + "=" + value + "abc", ctx),
-                        Catch::Contains(option));
-    }
+    for (const auto& o : e.options)
+      for (const auto& bad : test::bad_values(o)) {
+        INFO(o.name << "=" << bad);
+        CHECK_THROWS_WITH(reg.create(e.name + ":" + o.name + "=" + bad, ctx),
+                          Catch::Contains("option " + o.name));
+      }
   }
 }

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "space/error.hpp"
+#include "core/error.hpp"
 
 #include "../test_data.hpp"
 

@@ -12,7 +12,7 @@
 #include <tbb/global_control.h>
 #include <nlohmann/json.hpp>
 
-#include "space/error.hpp"
+#include "core/error.hpp"
 
 #include "../test_data.hpp"
 

@@ -4,7 +4,7 @@
 #include <catch2/catch.hpp>
 #include <cstring>
 
-#include "space/error.hpp"
+#include "core/error.hpp"
 #include "space/graph_render.hpp"
 
 using namespace flexnas;

@@ -9,10 +9,10 @@
 
 #include <catch2/catch.hpp>
 
+#include "core/error.hpp"
+#include "core/numbers.hpp"
 #include "space/embedding.hpp"
-#include "space/error.hpp"
 #include "space/export.hpp"
-#include "space/numbers.hpp"
 #include "tests/fuzz_inputs.hpp"
 
 using namespace flexnas;

@@ -13,7 +13,7 @@
 #include <tbb/task_scheduler_observer.h>
 #include <nlohmann/json.hpp>
 
-#include "space/error.hpp"
+#include "core/error.hpp"
 
 #include "../test_data.hpp"
 

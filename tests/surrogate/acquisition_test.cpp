@@ -193,5 +193,5 @@ TEST_CASE("acquisition_errors_and_registry", "[acquisition]") {
   CHECK(r.create("ucb", {{"kappa", "2"}})->options().at("kappa") == "2");
   CHECK_THROWS_WITH(r.create("lcb"), Catch::Contains("valid: ucb, ei, pi, thompson"));
   CHECK_THROWS_WITH(r.create("ucb", {{"kappa", "-1"}}),
-                    Catch::Contains("kappa=-1 is not a number in [0, 1e+06]"));
+                    Catch::Contains("option kappa: '-1' is not a finite number in [0, 1e+06]"));
 }

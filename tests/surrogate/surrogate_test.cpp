@@ -273,12 +273,14 @@ TEST_CASE("surrogate_registry_creates_every_builtin_and_round_trips_options", "[
   CHECK(b->options().at("lr") == "0.003");
   CHECK(r.create("boshnas", b->options())->options() == b->options());
   CHECK_THROWS_WITH(r.create("nope"),
-                    Catch::Contains("unknown surrogate 'nope'; valid: boshnas, teacher, npn, gp"));
+                    Catch::Contains("unknown surrogate 'nope' (valid: boshnas, teacher, npn, gp)"));
   CHECK_THROWS_WITH(r.create("gp", {{"lengthscale", "1"}}),
-                    Catch::Contains("unknown option 'lengthscale'; options are seed, kernel"));
+                    Catch::Contains("unknown option 'lengthscale' (known: seed, kernel"));
   CHECK_THROWS_WITH(r.create("gp", {{"kernel", "cubic"}}),
-                    Catch::Contains("kernel=cubic is not one of matern52, rbf"));
-  CHECK_THROWS_WITH(r.create("teacher", {{"steps", "0"}}),
-                    Catch::Contains("steps=0 is not an integer in [1, 1000000]"));
-  CHECK_THROWS_WITH(r.create("npn", {{"lr", "fast"}}), Catch::Contains("lr=fast is not a number"));
+                    Catch::Contains("option kernel: 'cubic' is not one of matern52, rbf"));
+  CHECK_THROWS_WITH(
+      r.create("teacher", {{"steps", "0"}}),
+      Catch::Contains("option steps: '0' is out of range (an integer in [1, 1000000])"));
+  CHECK_THROWS_WITH(r.create("npn", {{"lr", "fast"}}),
+                    Catch::Contains("option lr: 'fast' is not a finite number in [1e-06, 1]"));
 }

@@ -5,9 +5,9 @@
 
 #include <catch2/catch.hpp>
 
+#include "core/error.hpp"
 #include "evaluators/train/checkpoint.hpp"
 #include "space/architecture.hpp"
-#include "space/error.hpp"
 #include "tests/fuzz_inputs.hpp"
 
 using namespace flexnas;

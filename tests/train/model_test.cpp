@@ -15,8 +15,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "core/error.hpp"
 #include "evaluators/train/model.hpp"
-#include "space/error.hpp"
 #include "space/export.hpp"
 #include "space/model_stats.hpp"
 #include "tests/test_layers.hpp"

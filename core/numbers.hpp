@@ -15,7 +15,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-#include "space/error.hpp"
+#include "core/error.hpp"
 
 namespace flexnas {
 
@@ -26,6 +26,13 @@ namespace numbers_detail {
                               long double hi, bool type_lo, bool type_hi, bool integral);
 bool integer_literal(std::string_view text);
 }  // namespace numbers_detail
+
+// Shortest text that reads back as the same double.
+std::string format_double(double v);
+
+// TEXT in single quotes, cut to 60 characters, control characters shown as '?': how a bad
+// value appears in a one-line error message.
+std::string quote_input(std::string_view text);
 
 // A decimal integer of type T in [lo, hi]: no sign on unsigned types, no '+', no spaces, no
 // base prefix, no exponent.

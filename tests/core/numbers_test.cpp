@@ -1,11 +1,11 @@
-// space/numbers.hpp: the one strict reader of numbers from outside input.
+// core/numbers.hpp: the one strict reader of numbers from outside input.
 #include <limits>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
-#include "space/error.hpp"
-#include "space/numbers.hpp"
+#include "core/error.hpp"
+#include "core/numbers.hpp"
 
 using namespace flexnas;
 

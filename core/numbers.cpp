@@ -1,13 +1,21 @@
-#include "space/numbers.hpp"
+#include "core/numbers.hpp"
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 namespace flexnas {
-namespace {
+std::string format_double(double v) {
+  char buf[64];
+  for (int precision = 6; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  return buf;
+}
 
-std::string shown(std::string_view text) {
+std::string quote_input(std::string_view text) {
   // Long garbage is cut so that the message stays one readable line.
   std::string s(text.substr(0, 60));
   if (text.size() > 60) s += "...";
@@ -16,11 +24,7 @@ std::string shown(std::string_view text) {
   return "'" + s + "'";
 }
 
-std::string format_real(long double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17Lg", v);
-  return buf;
-}
+namespace {
 
 std::string range_text(long double lo, long double hi, bool type_lo, bool type_hi) {
   auto num = [](long double v) {  // bounds are integers; long double holds 64 bits exactly
@@ -38,13 +42,13 @@ std::string range_text(long double lo, long double hi, bool type_lo, bool type_h
   const bool type_hi = hi == std::numeric_limits<double>::max();
   std::string range;
   if (!type_lo && !type_hi)
-    range = " in [" + format_real(lo) + ", " + format_real(hi) + "]";
+    range = " in [" + format_double(lo) + ", " + format_double(hi) + "]";
   else if (!type_lo)
-    range = " >= " + format_real(lo);
+    range = " >= " + format_double(lo);
   else if (!type_hi)
-    range = " <= " + format_real(hi);
-  throw InputError((field.empty() ? "" : field + ": ") + shown(text) + " is not a finite number" +
-                   range);
+    range = " <= " + format_double(hi);
+  throw InputError((field.empty() ? "" : field + ": ") + quote_input(text) +
+                   " is not a finite number" + range);
 }
 
 }  // namespace
@@ -53,7 +57,7 @@ namespace numbers_detail {
 void bad_integer(std::string_view text, const std::string& field, long double lo, long double hi,
                  bool type_lo, bool type_hi, bool integral) {
   const std::string range = range_text(lo, hi, type_lo, type_hi);
-  const std::string head = (field.empty() ? "" : field + ": ") + shown(text);
+  const std::string head = (field.empty() ? "" : field + ": ") + quote_input(text);
   if (integral) throw InputError(head + " is out of range (an integer" + range + ")");
   throw InputError(head + " is not an integer" + range);
 }
