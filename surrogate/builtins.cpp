@@ -50,7 +50,7 @@ void register_builtins(SurrogateRegistry& r) {
              o.teacher.mc_passes = static_cast<int>(rd.integer("mc_passes"));
              o.student_extra = static_cast<int>(rd.integer("student_extra"));
              o.epistemic = rd.text("epistemic") == "student" ? EpistemicSource::kStudent
-                                                               : EpistemicSource::kTeacher;
+                                                             : EpistemicSource::kTeacher;
              o.mean = rd.text("mean") == "npn" ? MeanSource::kNpn : MeanSource::kTeacher;
              return std::make_unique<BoshnasSurrogate>(o);
            }});
@@ -59,8 +59,7 @@ void register_builtins(SurrogateRegistry& r) {
     std::vector<OptionSpec> specs = network_specs();
     specs.push_back(OptionSpec::real("dropout", 0.3, 0.01, 0.9, "dropout rate"));
     specs.push_back(OptionSpec::integer("mc_passes", 10, 2, 10000, "MC-dropout passes"));
-    r.add({"teacher", "MLP with MC dropout: mean and epistemic std", specs,
-           [](const Options& rd) {
+    r.add({"teacher", "MLP with MC dropout: mean and epistemic std", specs, [](const Options& rd) {
              TeacherOptions o;
              o.seed = static_cast<std::uint64_t>(rd.integer("seed"));
              read_training(rd, o.train);
@@ -73,14 +72,14 @@ void register_builtins(SurrogateRegistry& r) {
     std::vector<OptionSpec> specs = network_specs();
     specs.push_back(OptionSpec::real("mean_weight", 10, 1e-3, 1e6,
                                      "weight of the squared error in the NPN loss"));
-    r.add({"npn", "natural-parameter network: mean and aleatoric std", specs,
-           [](const Options& rd) {
-             NpnOptions o;
-             o.seed = static_cast<std::uint64_t>(rd.integer("seed"));
-             read_training(rd, o.train);
-             o.mean_weight = rd.real("mean_weight");
-             return std::make_unique<NpnSurrogate>(o);
-           }});
+    r.add(
+        {"npn", "natural-parameter network: mean and aleatoric std", specs, [](const Options& rd) {
+           NpnOptions o;
+           o.seed = static_cast<std::uint64_t>(rd.integer("seed"));
+           read_training(rd, o.train);
+           o.mean_weight = rd.real("mean_weight");
+           return std::make_unique<NpnSurrogate>(o);
+         }});
   }
   {
     const std::vector<OptionSpec> specs = {
@@ -106,19 +105,15 @@ void register_builtins(AcquisitionRegistry& r) {
   {
     const std::vector<OptionSpec> specs = {
         OptionSpec::real("kappa", 0.5, 0, 1e6, "weight of the std (BOSHNAS: 0.5)")};
-    r.add({"ucb", "mean - kappa std (optimistic loss)", specs,
-           [](const Options& rd) {
+    r.add({"ucb", "mean - kappa std (optimistic loss)", specs, [](const Options& rd) {
              return std::make_unique<UpperConfidenceBound>(rd.real("kappa"));
            }});
   }
   const std::vector<OptionSpec> xi = {
       OptionSpec::real("xi", 0, -1e6, 1e6, "improvement margin below the incumbent")};
   r.add({"ei", "minus expected improvement on the incumbent", xi,
-         [](const Options& rd) {
-           return std::make_unique<ExpectedImprovement>(rd.real("xi"));
-         }});
-  r.add({"pi", "minus probability of improvement on the incumbent", xi,
-         [](const Options& rd) {
+         [](const Options& rd) { return std::make_unique<ExpectedImprovement>(rd.real("xi")); }});
+  r.add({"pi", "minus probability of improvement on the incumbent", xi, [](const Options& rd) {
            return std::make_unique<ProbabilityOfImprovement>(rd.real("xi"));
          }});
   {

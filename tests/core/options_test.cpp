@@ -37,7 +37,8 @@ std::string error(const std::map<std::string, std::string>& given) {
 }  // namespace
 
 TEST_CASE("options_read_defaults_and_given_values_typed", "[core]") {
-  const Options o("policy p", specs(), {{"kappa", "0.5"}, {"surrogate.steps", "3"}}, {"surrogate."});
+  const Options o("policy p", specs(), {{"kappa", "0.5"}, {"surrogate.steps", "3"}},
+                  {"surrogate."});
   CHECK(o.integer("population") == 50);
   CHECK(o.integer_as<std::size_t>("population") == 50u);
   CHECK(o.real("kappa") == 0.5);
@@ -52,8 +53,9 @@ TEST_CASE("options_read_defaults_and_given_values_typed", "[core]") {
   CHECK(o.values().at("population") == "50");
   CHECK(o.values().at("surrogate.steps") == "3");
   CHECK_THROWS_AS(o.integer("no_such"), std::logic_error);  // a bug, not bad input
-  CHECK_THROWS_AS(Options("x", specs(), {{"population", "300"}}).integer_as<std::int8_t>("population"),
-                  std::logic_error);
+  CHECK_THROWS_AS(
+      Options("x", specs(), {{"population", "300"}}).integer_as<std::int8_t>("population"),
+      std::logic_error);
 }
 
 TEST_CASE("options_reject_bad_values_with_one_wording", "[core]") {
@@ -71,14 +73,16 @@ TEST_CASE("options_reject_bad_values_with_one_wording", "[core]") {
         "policy p: option seq: '5000' is out of range (an integer in [1, 4096])");
   CHECK(error({{"kappa", "1e999"}}) ==
         "policy p: option kappa: '1e999' is not a finite number in [0, 10]");
-  CHECK(error({{"kappa", "nan"}}) == "policy p: option kappa: 'nan' is not a finite number in [0, 10]");
+  CHECK(error({{"kappa", "nan"}}) ==
+        "policy p: option kappa: 'nan' is not a finite number in [0, 10]");
   CHECK(error({{"ard", "yes"}}) == "policy p: option ard: 'yes' is not true or false");
   CHECK(error({{"mode", "sum"}}) == "policy p: option mode: 'sum' is not one of table, whole");
   CHECK(error({{"population", ""}}) == "policy p: option population: '' is not an integer >= 1");
   CHECK(error({{"popluation", "3"}}) ==
         "policy p: unknown option 'popluation' (known: population, seq, kappa, ard, mode, file)");
-  CHECK(error({{"surrogate.", "3"}}) == "policy p: unknown option 'surrogate.' (known: population, "
-                                        "seq, kappa, ard, mode, file)");
+  CHECK(error({{"surrogate.", "3"}}) ==
+        "policy p: unknown option 'surrogate.' (known: population, "
+        "seq, kappa, ard, mode, file)");
   CHECK(error({{"seq", ""}, {"file", ""}, {"ard", "1"}, {"surrogate.x", "y"}}) == "accepted");
 }
 
@@ -94,7 +98,8 @@ TEST_CASE("option_spec_describes_itself", "[core]") {
 TEST_CASE("registry_names_are_unique_and_defaults_valid", "[core]") {
   using Factory = std::function<int(const Options&)>;
   Registry<Factory> r("widget");
-  r.add({"a", "first", specs(), [](const Options& o) { return static_cast<int>(o.integer("population")); }});
+  r.add({"a", "first", specs(),
+         [](const Options& o) { return static_cast<int>(o.integer("population")); }});
   r.add({"b", "second", {}, [](const Options&) { return 2; }});
   CHECK(r.names() == std::vector<std::string>{"a", "b"});
   CHECK_THROWS_WITH(r.add({"a", "again", {}, [](const Options&) { return 0; }}),
