@@ -13,19 +13,12 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "core/options.hpp"
 #include "evaluators/evaluator.hpp"
 #include "search/policy.hpp"
 #include "space/file_io.hpp"
 
 namespace flexnas::cli {
-
-namespace {
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-  return s;
-}
-}  // namespace
 
 std::string evaluator_names() {
   EvaluatorRegistry r;

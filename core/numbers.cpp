@@ -138,19 +138,4 @@ nlohmann::json parse_json(std::string_view text, const std::string& where) {
   }
 }
 
-std::string numeric_option_error(const std::string& who, const std::string& key,
-                                 const std::string& default_value, const std::string& value) {
-  try {
-    (void)parse_real(default_value, key);
-  } catch (const InputError&) {
-    return "";  // not a numeric option
-  }
-  try {
-    (void)parse_real(value, who + ": option " + key);
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "";
-}
-
 }  // namespace flexnas

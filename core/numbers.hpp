@@ -55,14 +55,6 @@ double parse_real(std::string_view text, const std::string& field,
                   double lo = std::numeric_limits<double>::lowest(),
                   double hi = std::numeric_limits<double>::max());
 
-// Registry option check (evaluators, policies): an option whose default is a number takes
-// only a number. Returns the InputError message ("WHO: option KEY: ...") or "" when the
-// value is fine or the option is not numeric. The registries run the factory first (its
-// message names the option's own range) and throw this one only when the factory accepted
-// the value, e.g. because the factory ignores that option in the mode given.
-std::string numeric_option_error(const std::string& who, const std::string& key,
-                                 const std::string& default_value, const std::string& value);
-
 // The same for JSON values: an integer (or an integral float such as 128.0) in the range of
 // T and [lo, hi]; a number that overflowed nlohmann's integer types (it becomes a float) is
 // out of range, never wrapped.

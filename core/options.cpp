@@ -21,13 +21,16 @@ OptionSpec make_spec(std::string name, OptionSpec::Type type, std::string def,
   return s;
 }
 
-std::string join(const std::vector<std::string>& v) {
+}  // namespace
+
+std::string join(const std::vector<std::string>& items, std::string_view sep) {
   std::string out;
-  for (const std::string& x : v) out += (out.empty() ? "" : ", ") + x;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i) out += sep;
+    out += items[i];
+  }
   return out;
 }
-
-}  // namespace
 
 OptionSpec OptionSpec::integer(std::string name, long long def, long long lo, long long hi,
                                std::string description) {

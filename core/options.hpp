@@ -9,6 +9,7 @@
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/numbers.hpp"
@@ -47,6 +48,9 @@ struct OptionSpec {
   // ("" is one for an optional option).
   void check(const std::string& value, const std::string& field) const;
 };
+
+// The items separated by `sep` ("a, b, c"): lists of names in messages.
+std::string join(const std::vector<std::string>& items, std::string_view sep = ", ");
 
 // The entries of `given` whose keys `specs` declares: for a component that reads a share of a
 // larger option map (the trainer's loop options out of the `train` evaluator's).

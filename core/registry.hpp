@@ -62,9 +62,7 @@ class Registry {
   // InputError "unknown KIND 'NAME' (valid: a, b, c)".
   const Entry& find(const std::string& name) const {
     if (const Entry* e = lookup(name)) return *e;
-    std::string valid;
-    for (const Entry& e : entries_) valid += (valid.empty() ? "" : ", ") + e.name;
-    throw InputError("unknown " + kind_ + " '" + name + "' (valid: " + valid + ")");
+    throw InputError("unknown " + kind_ + " '" + name + "' (valid: " + join(names()) + ")");
   }
   // The user's options for `e`, checked against its declarations.
   Options options(const Entry& e, const std::map<std::string, std::string>& given,

@@ -11,15 +11,10 @@
 #include <yaml-cpp/yaml.h>
 
 #include "core/error.hpp"
+#include "core/options.hpp"
 
 namespace flexnas {
 namespace {
-
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-  return s;
-}
 
 // A mapping whose keys are checked against `known`; fields are read by name.
 class Fields {

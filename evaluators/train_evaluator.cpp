@@ -114,7 +114,6 @@ class TrainEvaluator : public Evaluator {
     // an option belongs to, and "train:k=v,..." round-trips without the other tasks' options.
     for (const auto& [k, v] : r.values())
       if (r.given(k)) given_[k] = v;
-    opts_ = given_;
     // Everything is validated here, before any data is generated or training starts.
     data_seed_ = r.integer_as<std::uint64_t>("data_seed");
     dropout_ = static_cast<float>(r.real("dropout"));
@@ -142,7 +141,7 @@ class TrainEvaluator : public Evaluator {
             {"transferred_layers", "count", Direction::kMaximize,
              "leading layers copied from an earlier trial (transfer=1)"}};
   }
-  std::map<std::string, std::string> options() const override { return opts_; }
+  std::map<std::string, std::string> options() const override { return given_; }
 
   EvalResult evaluate(const Architecture& a, const EvalContext& ctx) override {
     const auto cfg = train::model_config_for(task_, dropout_,
@@ -242,7 +241,7 @@ class TrainEvaluator : public Evaluator {
   }
 
  private:
-  std::map<std::string, std::string> opts_, given_;
+  std::map<std::string, std::string> given_;
   std::uint64_t data_seed_ = 0;
   float dropout_ = 0.1f;
   int threads_ = 0;

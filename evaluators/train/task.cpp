@@ -18,12 +18,6 @@ namespace {
 // Bounds the memory of a generated task: (train_size + test_size) * seq tokens.
 constexpr long long kMaxTokens = 50'000'000;
 
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? "|" : "") + v[i];
-  return s;
-}
-
 // Test accuracy of always answering the most common scored label (the smallest on ties).
 double majority_baseline(const std::vector<Example>& test) {
   std::map<std::int32_t, long long> count;
@@ -454,8 +448,8 @@ TaskData make_task(const std::map<std::string, std::string>& options, std::uint6
   for (const auto& [key, value] : options) {
     const auto takers = tasks_taking(key);
     if (!takers.empty() && std::find(takers.begin(), takers.end(), task.name) == takers.end()) {
-      throw InputError("train: option " + key + "=" + value + " applies to task " + join(takers) +
-                       ", not task=" + task.name);
+      throw InputError("train: option " + key + "=" + value + " applies to task " +
+                       join(takers, "|") + ", not task=" + task.name);
     }
   }
   const auto specs = with(common_task_options(), task.options);
